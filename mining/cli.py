@@ -1,0 +1,42 @@
+"""`mining run STAGE [--set FILE.KEY=VALUE ...]`: one stage's notebook, as dvc.yaml runs it.
+
+`mining strip`: the output-free notebook copies that dvc.yaml stages depend on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mining.project import ParamsError, load_params, parse_override, project_root
+from mining.runner import StageFailed, run_stage, write_stripped
+from mining.stages import STAGES
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mining", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute one stage's notebook and render its HTML report")
+    run.add_argument("stage", choices=list(STAGES))
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="FILE.KEY=VALUE",
+                     help="override a value of params/FILE.yaml for this run (repeatable)")
+    sub.add_parser("strip", help="write output-free copies of the notebooks to build/notebooks (DVC deps)")
+    args = parser.parse_args(argv)
+    if args.command == "strip":
+        for path in write_stripped(project_root()):
+            print(path)
+        return 0
+    try:
+        root = project_root()
+        overrides = dict(parse_override(o) for o in args.overrides)
+        params = load_params(overrides, root)  # fail fast on a bad override, before a kernel starts
+        result = run_stage(args.stage, root, overrides, int(params["project"]["runner"]["cell_timeout_s"]))
+    except (ParamsError, StageFailed, KeyError) as exc:
+        print(f"mining: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.stage}: report {result.report.relative_to(root)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

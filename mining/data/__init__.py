@@ -1,0 +1,1 @@
+"""Data sources: the built-in demo generator and file readers."""

@@ -1,0 +1,29 @@
+"""Tables for BI tools (Power BI, Tableau, Superset read Parquet and CSV): KPIs, scores, audits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def kpi_table(metrics: dict[str, dict], gates: list[dict]) -> pd.DataFrame:
+    """One row per headline figure and per gate, with its threshold and status."""
+    rows = [{"stage": "evaluate", "kpi": k, "value": metrics["evaluate"][k], "threshold": None, "status": "info"}
+            for k in ("roc_auc", "pr_auc", "precision", "recall", "brier")]
+    rows += [{"stage": "deploy", "kpi": "p95_latency_ms", "value": metrics["deploy"]["p95_ms"], "threshold": None,
+              "status": "info"},
+             {"stage": "monitor", "kpi": "score_psi", "value": metrics["monitor"]["score_psi"], "threshold": None,
+              "status": "retrain" if metrics["monitor"]["retrain"] else "stable"}]
+    rows += [{"stage": "gate", "kpi": g["gate"], "value": g["measured"], "threshold": g["threshold"],
+              "status": "pass" if g["passed"] else "fail"} for g in gates]
+    return pd.DataFrame(rows)
+
+
+def write_tables(out: Path, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Each table as Parquet (typed) and CSV (for spreadsheet users); returns row counts."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, t in tables.items():
+        t.to_parquet(out / f"{name}.parquet", index=False)
+        t.to_csv(out / f"{name}.csv", index=False)
+    return {name: len(t) for name, t in tables.items()}

@@ -1,0 +1,48 @@
+"""A file-based model registry: one SQLite table of versions, each with its lineage record.
+
+SQLite keeps the registry a single file that DVC versions and any SQL tool can read; the table is
+persistent across runs, so it holds the history of every version the pipeline produced.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS model_versions (
+    name TEXT NOT NULL, version TEXT NOT NULL, stage TEXT NOT NULL, registered_at TEXT NOT NULL,
+    model_type TEXT, git_commit TEXT, git_dirty INTEGER, data_sha256 TEXT, features_sha256 TEXT,
+    metrics TEXT, params TEXT, lineage TEXT, PRIMARY KEY (name, version))
+"""
+
+
+def register(db: Path, name: str, version: str, stage: str, lineage: dict) -> dict:
+    """Insert or refresh one version; earlier versions of `name` in `stage` move to 'archived'."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    row = {
+        "name": name, "version": version, "stage": stage,
+        "registered_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model_type": lineage["model"]["type"], "git_commit": lineage["code"].get("commit"),
+        "git_dirty": int(bool(lineage["code"].get("dirty"))), "data_sha256": lineage["data"]["sha256"],
+        "features_sha256": lineage["features_sha256"], "metrics": json.dumps(lineage["metrics"]),
+        "params": json.dumps(lineage["params"]), "lineage": json.dumps(lineage, default=str),
+    }
+    with sqlite3.connect(db) as con:
+        con.execute(SCHEMA)
+        con.execute("UPDATE model_versions SET stage = 'archived' WHERE name = ? AND stage = ? AND version != ?",
+                    (name, stage, version))
+        con.execute(f"INSERT OR REPLACE INTO model_versions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                    tuple(row.values()))
+    return row
+
+
+def versions(db: Path, name: str | None = None) -> pd.DataFrame:
+    with sqlite3.connect(db) as con:
+        q = "SELECT name, version, stage, registered_at, model_type, git_commit, data_sha256 FROM model_versions"
+        return pd.read_sql_query(q + (" WHERE name = ?" if name else "") + " ORDER BY registered_at DESC",
+                                 con, params=(name,) if name else None)

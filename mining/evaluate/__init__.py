@@ -1,0 +1,1 @@
+"""Stage 05: holdout metrics, operating threshold, calibration, fairness, SHAP, the model card."""

@@ -1,0 +1,1 @@
+"""Stage 08: bias audit against the charter, data-protection record, review state."""

@@ -1,0 +1,47 @@
+"""Bias audit: each group's error rates against everyone's, and the charter's limits per feature."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+
+from mining.evaluate.fairness import group_metrics
+from mining.gates import gate
+
+
+def audit(pred: pd.DataFrame, sensitive: list[str], kpis: dict) -> tuple[pd.DataFrame, list[dict]]:
+    """(per-group table with pass/fail, gates per feature) from holdout predictions.
+
+    A group passes when its false-positive and false-negative rates are each within
+    `max_equalized_odds_difference` of the overall rates. Groups with fewer than `min_group_size`
+    rows or `min_group_positives` positives (too few to estimate a false-negative rate) are
+    reported as 'too small to judge' and left out of the feature-level gate.
+    """
+    y, p = pred["target"].to_numpy(), pred["flagged"].to_numpy()
+    fpr_all = float(p[y == 0].mean()) if (y == 0).any() else np.nan
+    fnr_all = float(1 - p[y == 1].mean()) if (y == 1).any() else np.nan
+    limit, min_n, min_pos = (kpis["max_equalized_odds_difference"], int(kpis["min_group_size"]),
+                             int(kpis["min_group_positives"]))
+    tables, gates = [], []
+    for col in sensitive:
+        if col not in pred.columns:
+            continue
+        t, _ = group_metrics(y, p, pred[col])
+        t.insert(0, "feature", col)
+        t["gap"] = np.maximum((t["false_positive_rate"] - fpr_all).abs(), (t["false_negative_rate"] - fnr_all).abs())
+        big = (t["count"] >= min_n) & (t["positives"] >= min_pos)
+        t["status"] = np.where(~big, "too small to judge",
+                               np.where(limit is None or t["gap"] <= (limit if limit is not None else np.inf),
+                                        "pass", "fail"))
+        tables.append(t)
+        groups = pred[col].astype(str).where(pred[col].notna(), "missing")
+        judged = groups.isin(t.loc[big, "group"]).to_numpy()
+        if judged.any() and t.loc[big, "group"].nunique() > 1:
+            gates.append(gate(f"equalized-odds difference by {col}",
+                              equalized_odds_difference(y[judged], p[judged], sensitive_features=groups[judged]),
+                              "<=", limit, "reports/08_govern.html"))
+            gates.append(gate(f"demographic-parity difference by {col}",
+                              demographic_parity_difference(y[judged], p[judged], sensitive_features=groups[judged]),
+                              "<=", kpis.get("max_demographic_parity_difference"), "reports/08_govern.html"))
+    return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), gates

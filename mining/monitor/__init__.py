@@ -1,0 +1,1 @@
+"""Stage 07: drift of inputs and predictions against the training baseline; retrain decision."""

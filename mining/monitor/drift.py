@@ -1,0 +1,89 @@
+"""Distribution baselines and the population stability index (PSI).
+
+PSI is a ten-line formula; the libraries that ship it (evidently, nannyml) bring large dependency
+trees for it, so it is written here. KS tests come from scipy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+EPS = 1e-4
+
+
+def baseline(df: pd.DataFrame, definitions: dict, bins: int = 10, top: int = 20) -> dict:
+    """Per feature: quantile bin edges and shares (numeric) or level shares (categorical)."""
+    out = {}
+    for f in definitions["features"]:
+        s = df[f["name"]]
+        if f["kind"] == "numeric":
+            x = s.dropna().astype(float)
+            edges = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1))) if len(x) else np.array([0.0])
+            out[f["name"]] = {"kind": "numeric", "edges": edges.tolist(),
+                              "shares": _numeric_shares(s, edges).tolist(),
+                              "missing_share": float(s.isna().mean()), "mean": float(x.mean()) if len(x) else None,
+                              "sample": x.sample(min(len(x), 2000), random_state=0).round(6).tolist()}
+        else:
+            shares = s.astype(str).where(s.notna(), "missing").value_counts(normalize=True)
+            levels = shares.index[:top].tolist()
+            out[f["name"]] = {"kind": "categorical", "levels": levels,
+                              "shares": _cat_shares(s, levels).tolist(),
+                              "missing_share": float(s.isna().mean())}
+    return out
+
+
+def _numeric_shares(s: pd.Series, edges) -> np.ndarray:
+    """Shares in the bins (-inf, e1], (e1, e2], ..., (e_k-1, inf) plus a last bin for missing."""
+    x = s.astype(float).to_numpy()
+    inner = np.asarray(edges)[1:-1]
+    idx = np.where(np.isnan(x), len(inner) + 1, np.searchsorted(inner, x, side="right"))
+    return np.bincount(idx, minlength=len(inner) + 2) / max(len(x), 1)
+
+
+def _cat_shares(s: pd.Series, levels: list[str]) -> np.ndarray:
+    """Shares of the baseline's levels, then one 'other' bin (new or rare levels)."""
+    t = s.astype(str).where(s.notna(), "missing")
+    counts = t.value_counts()
+    known = np.array([counts.get(lv, 0) for lv in levels], dtype=float)
+    return np.append(known, len(t) - known.sum()) / max(len(t), 1)
+
+
+def psi(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Population stability index: sum((a - e) * ln(a / e)); < 0.1 stable, > 0.2 shifted."""
+    e = np.clip(np.asarray(expected, float), EPS, None)
+    a = np.clip(np.asarray(actual, float), EPS, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def feature_drift(base: dict, df: pd.DataFrame, psi_threshold: float) -> pd.DataFrame:
+    """One row per feature: PSI, KS statistic and p-value (numeric), mean shift, drifted flag."""
+    rows = []
+    for name, b in base.items():
+        s = df[name]
+        if b["kind"] == "numeric":
+            value = psi(b["shares"], _numeric_shares(s, b["edges"]))
+            x = s.dropna().astype(float)
+            ks = stats.ks_2samp(b["sample"], x) if len(x) and b["sample"] else None
+            rows.append({"feature": name, "kind": "numeric", "psi": value,
+                         "ks_stat": ks.statistic if ks else np.nan, "ks_pvalue": ks.pvalue if ks else np.nan,
+                         "baseline_mean": b["mean"], "current_mean": float(x.mean()) if len(x) else np.nan})
+        else:
+            value = psi(b["shares"], _cat_shares(s, b["levels"]))
+            rows.append({"feature": name, "kind": "categorical", "psi": value})
+        rows[-1]["missing_share_change"] = float(s.isna().mean() - b["missing_share"])
+    out = pd.DataFrame(rows)
+    out["drifted"] = out["psi"] > psi_threshold
+    return out.sort_values("psi", ascending=False).reset_index(drop=True)
+
+
+def score_drift(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> dict:
+    """Prediction drift: PSI of the score distribution (reference deciles) and the mean shift."""
+    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
+    ref = _numeric_shares(pd.Series(reference), edges)
+    cur = _numeric_shares(pd.Series(current), edges)
+    return {"psi": psi(ref, cur), "reference_mean": float(np.mean(reference)),
+            "current_mean": float(np.mean(current)),
+            "mean_shift": float(np.mean(current) - np.mean(reference)),
+            "ks_pvalue": float(stats.ks_2samp(reference, current).pvalue)}

