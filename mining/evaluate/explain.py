@@ -7,29 +7,46 @@ import warnings
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from lightgbm import LGBMClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from xgboost import XGBClassifier
 
 with warnings.catch_warnings():  # shap imports tqdm.auto, which warns when ipywidgets is absent
     warnings.simplefilter("ignore")
     import shap
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
+
+from mining.train.blend import Blend
+from mining.train.early_stopping import unwrap
 
 
-def shap_explanation(model: Pipeline, X: pd.DataFrame, sample: int, seed: int) -> shap.Explanation:
-    """Tree SHAP for boosters, linear SHAP for the logistic baseline, on a row sample of `X`."""
+def shap_explanation(model, X: pd.DataFrame, sample: int, seed: int) -> tuple[shap.Explanation, str]:
+    """SHAP values on a row sample of `X`, in the space of the encoded model inputs, and what was explained.
+
+    Tree SHAP for boosters, linear SHAP for the logistic baseline, permutation SHAP otherwise (the
+    neural network). A blend is explained through its heaviest member, which the note says.
+    """
+    note = "the model"
+    if isinstance(model, Blend):
+        weights = list(model.weights)
+        (name, model), w = max(zip(model.members_, weights), key=lambda mw: mw[1])
+        note = f"the blend's heaviest member, {name} (weight {w} of {sum(weights)})"
     rows = X.sample(min(sample, len(X)), random_state=seed)
-    prep, est = model[:-1], model[-1]
-    Z = prep.transform(rows)
+    prep, est = model[:-1], unwrap(model[-1])
     names = [n.split("__", 1)[-1] for n in prep.get_feature_names_out()]
-    Z = pd.DataFrame(np.asarray(Z, dtype=float), columns=names)
+    Z = pd.DataFrame(np.asarray(prep.transform(rows), dtype=float), columns=names)
     if isinstance(est, LogisticRegression):
         explainer = shap.LinearExplainer(est, shap.maskers.Independent(Z, max_samples=200))
-    else:
+    elif isinstance(est, (LGBMClassifier, XGBClassifier, HistGradientBoostingClassifier)):
         explainer = shap.TreeExplainer(est)
+    else:
+        background = shap.maskers.Independent(Z, max_samples=100)
+        explainer = shap.PermutationExplainer(lambda z: est.predict_proba(z)[:, 1], background)
+        Z = Z.head(min(len(Z), 200))
     exp = explainer(Z)
     if exp.values.ndim == 3:  # some explainers return one slice per class
         exp = exp[:, :, 1]
-    return exp
+    return exp, note
 
 
 def mean_abs_shap(exp: shap.Explanation) -> pd.DataFrame:

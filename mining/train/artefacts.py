@@ -1,4 +1,4 @@
-"""The trained candidate on disk (models/candidate): model, leaderboard, out-of-fold scores, metadata."""
+"""The trained candidate on disk (models/candidate): model, leaderboard, trials, out-of-fold scores, metadata."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 
 import joblib
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from mining.features.store import FEATURES_DIR, inputs
 from mining.lineage import content_hash, git_commit
@@ -15,18 +14,20 @@ from mining.reports import read_json, write_json
 from mining.train.search import SearchResult
 
 MODEL_DIR = "models/candidate"
+SEARCH_DIR = "models/search"
 
 
-def save(params: Params, result: SearchResult, definitions: dict, train: pd.DataFrame) -> dict:
+def save(params: Params, result: SearchResult, definitions: dict, train: pd.DataFrame, device: str) -> dict:
     out = params.path(MODEL_DIR)
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump(result.model, out / "model.joblib")
     result.leaderboard.to_csv(out / "leaderboard.csv", index=False)
+    result.trials.to_csv(out / "trials.csv", index=False)
     pd.DataFrame({"target": train["target"].to_numpy(), "oof_score": result.oof}).to_parquet(out / "oof.parquet")
     meta = {
-        "model": result.best_name, "inputs": inputs(definitions), "cv_scheme": result.scheme,
+        "model": result.best_name, "why": result.why, "inputs": inputs(definitions), "cv_scheme": result.scheme,
         "train_rows": len(train), "train_positive_rate": float(train["target"].mean()),
-        "params": params["train"]["candidates"][result.best_name],
+        "params": result.best_params, "study_key": result.study_key, "device": device,
         "features_sha256": content_hash(params.path(FEATURES_DIR) / "features.parquet"),
         "model_sha256": content_hash(out / "model.joblib"),
         "code": git_commit(params.root), "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -35,6 +36,6 @@ def save(params: Params, result: SearchResult, definitions: dict, train: pd.Data
     return meta
 
 
-def load(params: Params) -> tuple[Pipeline, dict]:
+def load(params: Params) -> tuple[object, dict]:
     out = params.path(MODEL_DIR)
     return joblib.load(out / "model.joblib"), read_json(out / "metadata.json")

@@ -1,42 +1,74 @@
-"""Candidate models as full pipelines (preprocessing + estimator), built from params/train.yaml."""
+"""Candidate models as full pipelines (preprocessing + estimator), built from params/train.yaml.
+
+Each candidate has `defaults` (the first trial of its search) and a `space` (what Optuna tunes).
+Boosters get early stopping, so `n_estimators` is a ceiling rather than a guess.
+"""
 
 from __future__ import annotations
 
 from lightgbm import LGBMClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from xgboost import XGBClassifier
 
 from mining.features.encoding import build_preprocessor
+from mining.train.early_stopping import EarlyStopped, unwrap
 
 INTERPRETABILITY = {
     "logreg": "high: one signed weight per encoded input",
     "lightgbm": "medium: tree ensemble, explained with SHAP",
     "xgboost": "medium: tree ensemble, explained with SHAP",
+    "histgb": "medium: tree ensemble, explained with SHAP",
+    "mlp": "low: neural network, explained only through SHAP approximations",
+    "torch_mlp": "low: neural network, explained only through SHAP approximations",
+    "blend": "low: weighted average of several models",
 }
+SCALED = {"logreg", "mlp", "torch_mlp"}  # inputs standardised for these
 
 
-def build_candidate(name: str, settings: dict, definitions: dict, *, seed: int, n_jobs: int,
-                    class_weight: str | None) -> Pipeline:
-    """A fresh, unfitted pipeline for candidate `name`."""
-    settings = dict(settings or {})
+def _estimator(name: str, settings: dict, *, seed: int, n_jobs: int, class_weight: str | None,
+               pos_weight: float, early_stopping_rounds: int, refit: bool, device: str):
     if name == "logreg":
-        est = LogisticRegression(random_state=seed, class_weight=class_weight, **settings)
-        scale = True
-    elif name == "lightgbm":
+        return LogisticRegression(random_state=seed, class_weight=class_weight, **settings)
+    if name == "lightgbm":
         est = LGBMClassifier(random_state=seed, n_jobs=n_jobs, verbose=-1, class_weight=class_weight, **settings)
-        scale = False
-    elif name == "xgboost":
-        est = XGBClassifier(random_state=seed, n_jobs=n_jobs, tree_method="hist", eval_metric="logloss", **settings)
-        scale = False
-    else:
-        raise ValueError(f"unknown candidate {name!r} in params/train.yaml (known: {sorted(INTERPRETABILITY)})")
-    return Pipeline([("features", build_preprocessor(definitions, scale=scale, seed=seed)), ("model", est)])
+        return EarlyStopped(est, rounds=early_stopping_rounds, refit=refit, random_state=seed)
+    if name == "xgboost":
+        est = XGBClassifier(random_state=seed, n_jobs=n_jobs, tree_method="hist", eval_metric="logloss",
+                            scale_pos_weight=pos_weight if class_weight == "balanced" else 1.0, **settings)
+        return EarlyStopped(est, rounds=early_stopping_rounds, refit=refit, random_state=seed)
+    if name == "histgb":
+        return HistGradientBoostingClassifier(random_state=seed, class_weight=class_weight, early_stopping=True,
+                                              n_iter_no_change=early_stopping_rounds // 2, **settings)
+    if name == "mlp":
+        settings = dict(settings)
+        if "hidden_layer_sizes" in settings:
+            settings["hidden_layer_sizes"] = tuple(settings["hidden_layer_sizes"])
+        return MLPClassifier(random_state=seed, early_stopping=True, **settings)
+    if name == "torch_mlp":
+        from mining.train.torch_mlp import TorchMLPClassifier  # optional: needs the torch extra
+
+        return TorchMLPClassifier(random_state=seed, device=device, **settings)
+    raise ValueError(f"unknown candidate {name!r} in params/train.yaml (known: {sorted(set(INTERPRETABILITY) - {'blend'})})")
 
 
-def for_serving(model: Pipeline) -> Pipeline:
+def build_candidate(name: str, settings: dict, definitions: dict, *, seed: int, n_jobs: int = 1,
+                    class_weight: str | None = None, pos_weight: float = 1.0, early_stopping_rounds: int = 50,
+                    refit: bool = False, device: str = "cpu") -> Pipeline:
+    """A fresh, unfitted pipeline for candidate `name` with hyper-parameters `settings`."""
+    est = _estimator(name, dict(settings or {}), seed=seed, n_jobs=n_jobs, class_weight=class_weight,
+                     pos_weight=pos_weight, early_stopping_rounds=early_stopping_rounds, refit=refit, device=device)
+    return Pipeline([("features", build_preprocessor(definitions, scale=name in SCALED, seed=seed)),
+                     ("model", est)])
+
+
+def for_serving(model) -> object:
     """Single-row prediction settings: one thread (thread start-up costs more than the work)."""
-    est = model.named_steps["model"]
-    if isinstance(est, (LGBMClassifier, XGBClassifier)):
-        est.set_params(n_jobs=1)
+    pipelines = [m for _, m in model.members_] if hasattr(model, "members_") else [model]
+    for p in pipelines:
+        est = unwrap(p.named_steps["model"])
+        if isinstance(est, (LGBMClassifier, XGBClassifier)):
+            est.set_params(n_jobs=1)
     return model

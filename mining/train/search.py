@@ -1,50 +1,289 @@
-"""Compare candidates by cross-validation within a wall-clock budget, then refit the best."""
+"""Model search: every candidate's defaults, then Optuna TPE on the best families within a wall-clock
+budget, pruning weak trials fold by fold; optionally a blend of the best; the winner refit.
+
+Studies live in SQLite (`models/search/optuna.db`), named by a hash of everything that defines
+the search (data, spaces, validation, seed). Rerunning the same search resumes its studies: the
+trials already done count against the budget and are not repeated, so a killed search picks up
+where it stopped and an unchanged one costs nothing.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 import joblib
 import numpy as np
+import optuna
 import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import average_precision_score, roc_auc_score
-from sklearn.pipeline import Pipeline
 
+from mining.train.blend import Blend, greedy_weights
 from mining.train.candidates import INTERPRETABILITY, build_candidate
+from mining.train.space import suggest, validate_space
 
 METRICS = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@dataclass
+class SearchConfig:
+    candidates: dict[str, dict]
+    metric: str = "roc_auc"
+    budget_s: float = 120.0
+    n_trials: int | None = None
+    tune_top_k: int = 2
+    seed: int = 0
+    n_jobs: int = 1
+    class_weight: str | None = None
+    downsample_majority: float | None = None
+    early_stopping_rounds: int = 50
+    device: str = "cpu"
+    ensemble: dict = field(default_factory=lambda: {"enabled": True, "max_members": 3, "min_gain": 0.001})
+    storage_dir: Path | None = None  # None: in memory, nothing resumes
+
+    @classmethod
+    def from_params(cls, train: dict, seed: int, storage_dir: Path | None, device: str) -> "SearchConfig":
+        enabled = {k: v for k, v in train["candidates"].items() if v.get("enabled", True)}
+        return cls(candidates=enabled, metric=train["primary_metric"], budget_s=float(train["time_budget_s"]),
+                   n_trials=train.get("n_trials"), tune_top_k=int(train["tune_top_k"]), seed=seed,
+                   n_jobs=int(train["n_jobs"]), class_weight=train.get("class_weight"),
+                   downsample_majority=train.get("downsample_majority"),
+                   early_stopping_rounds=int(train["early_stopping_rounds"]), device=device,
+                   ensemble=dict(train["ensemble"]), storage_dir=storage_dir)
 
 
 @dataclass
 class SearchResult:
     leaderboard: pd.DataFrame
     best_name: str
-    model: Pipeline  # refit on all training rows
-    oof: np.ndarray  # out-of-fold scores of the best candidate (for the operating threshold)
+    model: object  # refit on all training rows
+    oof: np.ndarray  # out-of-fold scores of the chosen model (for the operating threshold)
     scheme: str
+    best_params: dict
+    study_key: str
+    trials: pd.DataFrame
+    why: str = ""
 
 
-def evaluate_candidate(model: Pipeline, X: pd.DataFrame, y: np.ndarray, splits) -> dict:
-    """Per-fold ROC AUC / PR AUC, out-of-fold scores and mean fit time."""
-    oof = np.full(len(y), np.nan)
-    scores = {m: [] for m in METRICS}
-    fit_s = []
-    for tr, va in splits:
-        m = clone(model)
-        t0 = time.perf_counter()
-        m.fit(X.iloc[tr], y[tr])
-        fit_s.append(time.perf_counter() - t0)
-        p = m.predict_proba(X.iloc[va])[:, 1]
-        oof[va] = p
-        for name, fn in METRICS.items():
-            scores[name].append(fn(y[va], p))
-    return {"scores": scores, "oof": oof, "fit_s": float(np.mean(fit_s))}
+def search_key(data_hash: str, scheme: str, n_rows: int, cfg: SearchConfig) -> str:
+    """Identity of a search: same data, validation and spaces -> same studies (resume)."""
+    ident = {"data": data_hash, "scheme": scheme, "rows": n_rows, "metric": cfg.metric, "seed": cfg.seed,
+             "class_weight": cfg.class_weight, "downsample": cfg.downsample_majority,
+             "early_stopping": cfg.early_stopping_rounds,
+             "candidates": {k: {"defaults": v.get("defaults"), "space": v.get("space")} for k, v in cfg.candidates.items()}}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def single_row_latency_ms(model: Pipeline, X: pd.DataFrame, n: int = 50) -> float:
+class Search:
+    def __init__(self, X: pd.DataFrame, y: np.ndarray, splits, scheme: str, definitions: dict, cfg: SearchConfig,
+                 key: str, on_trial: Callable | None = None):
+        for name, spec in cfg.candidates.items():
+            validate_space(name, spec.get("space"))
+        self.X, self.y, self.splits, self.scheme, self.defs, self.cfg, self.key = X, y, splits, scheme, definitions, cfg, key
+        self.on_trial = on_trial
+        self.score = METRICS[cfg.metric]
+        self.pos_weight = float((y == 0).sum() / max((y == 1).sum(), 1))
+        self.storage = None
+        if cfg.storage_dir:
+            cfg.storage_dir.mkdir(parents=True, exist_ok=True)
+            self.storage = optuna.storages.RDBStorage(f"sqlite:///{cfg.storage_dir / 'optuna.db'}")
+            self.oof_dir = cfg.storage_dir / "oof" / key
+            self.oof_dir.mkdir(parents=True, exist_ok=True)
+        self._oof: dict[tuple[str, int], np.ndarray] = {}
+
+    # -- one candidate configuration, cross-validated ------------------------------------------
+    def pipeline(self, name: str, settings: dict, refit: bool = False):
+        return build_candidate(name, settings, self.defs, seed=self.cfg.seed, n_jobs=self.cfg.n_jobs,
+                               class_weight=self.cfg.class_weight, pos_weight=self.pos_weight,
+                               early_stopping_rounds=self.cfg.early_stopping_rounds, refit=refit,
+                               device=self.cfg.device)
+
+    def _train_rows(self, idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Training rows of a fold; with majority downsampling, fewer negatives weighted back up."""
+        ratio = self.cfg.downsample_majority
+        if not ratio:
+            return idx, None
+        pos, neg = idx[self.y[idx] == 1], idx[self.y[idx] == 0]
+        keep = min(len(neg), int(ratio * len(pos)))
+        rng = np.random.default_rng(seed)
+        chosen = rng.choice(neg, size=keep, replace=False)
+        rows = np.sort(np.concatenate([pos, chosen]))
+        weights = np.where(self.y[rows] == 0, len(neg) / max(keep, 1), 1.0)
+        return rows, weights
+
+    def fit(self, model, idx: np.ndarray, seed: int):
+        rows, w = self._train_rows(idx, seed)
+        kw = {} if w is None else {"model__sample_weight": w}
+        return model.fit(self.X.iloc[rows], self.y[rows], **kw)
+
+    def objective(self, name: str):
+        spec = self.cfg.candidates[name]
+
+        def run(trial: optuna.Trial) -> float:
+            settings = {**(spec.get("defaults") or {}), **suggest(trial, spec.get("space"))}
+            model = self.pipeline(name, settings)
+            oof = np.full(len(self.y), np.nan)
+            scores, pr, fit_s = [], [], []
+            for step, (tr, va) in enumerate(self.splits):
+                t0 = time.perf_counter()
+                m = self.fit(clone(model), tr, seed=self.cfg.seed + step)
+                fit_s.append(time.perf_counter() - t0)
+                p = m.predict_proba(self.X.iloc[va])[:, 1]
+                oof[va] = p
+                scores.append(self.score(self.y[va], p))
+                pr.append(average_precision_score(self.y[va], p))
+                trial.report(float(np.mean(scores)), step)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+            trial.set_user_attr("cv_std", float(np.std(scores)))
+            trial.set_user_attr("cv_pr_auc", float(np.mean(pr)))
+            trial.set_user_attr("fit_s", float(np.mean(fit_s)))
+            trial.set_user_attr("settings", json.loads(json.dumps(settings, default=str)))
+            self._save_oof(name, trial.number, oof)
+            return float(np.mean(scores))
+
+        return run
+
+    def _save_oof(self, name: str, number: int, oof: np.ndarray) -> None:
+        self._oof[(name, number)] = oof
+        if self.storage:
+            np.save(self.oof_dir / f"{name}-{number}.npy", oof)
+
+    def _load_oof(self, name: str, number: int) -> np.ndarray:
+        if (name, number) not in self._oof:
+            self._oof[(name, number)] = np.load(self.oof_dir / f"{name}-{number}.npy")
+        return self._oof[(name, number)]
+
+    # -- the studies ------------------------------------------------------------------------------
+    def study(self, name: str) -> optuna.Study:
+        study = optuna.create_study(
+            study_name=f"{self.key}-{name}", storage=self.storage, direction="maximize", load_if_exists=True,
+            sampler=optuna.samplers.TPESampler(seed=self.cfg.seed, n_startup_trials=5, multivariate=True),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)  # killed mid-trial
+        return study
+
+    @staticmethod
+    def spent_s(studies: dict[str, optuna.Study]) -> float:
+        total = 0.0
+        for s in studies.values():
+            for t in s.get_trials(deepcopy=False, states=FINISHED):
+                if t.datetime_start and t.datetime_complete:
+                    total += (t.datetime_complete - t.datetime_start).total_seconds()
+        return total
+
+    def _callbacks(self, name: str):
+        if not self.on_trial:
+            return []
+        return [lambda study, trial: self.on_trial(name, trial)]
+
+    def run(self, X_test: pd.DataFrame | None = None, y_test: np.ndarray | None = None) -> SearchResult:
+        cfg = self.cfg
+        studies: dict[str, optuna.Study] = {}
+        skipped: dict[str, str] = {}
+        for name, spec in cfg.candidates.items():  # round 1: each candidate's defaults
+            if studies and self.spent_s(studies) > cfg.budget_s:
+                skipped[name] = f"skipped: time budget {cfg.budget_s:.0f}s spent"
+                continue
+            studies[name] = s = self.study(name)
+            if not s.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+                defaults = {k: v for k, v in (spec.get("defaults") or {}).items() if k in (spec.get("space") or {})}
+                s.enqueue_trial(defaults, skip_if_exists=True)
+                s.optimize(self.objective(name), n_trials=1, callbacks=self._callbacks(name), catch=(ValueError,))
+
+        ranked = sorted((n for n in studies if _has_complete(studies[n])), key=lambda n: -studies[n].best_value)
+        tunable = [n for n in ranked if cfg.candidates[n].get("space")][: cfg.tune_top_k]
+        for i, name in enumerate(tunable):  # round 2: Bayesian search on the best families
+            left = cfg.budget_s - self.spent_s(studies)
+            done = len(studies[name].get_trials(deepcopy=False, states=FINISHED))
+            cap = None if cfg.n_trials is None else max(cfg.n_trials - done, 0)
+            if left <= 0 or cap == 0:
+                continue
+            studies[name].optimize(self.objective(name), timeout=left / (len(tunable) - i), n_trials=cap,
+                                   callbacks=self._callbacks(name), catch=(ValueError,))
+        return self._finish(studies, skipped, X_test, y_test)
+
+    # -- choose, refit, report ----------------------------------------------------------------------
+    def _finish(self, studies, skipped, X_test, y_test) -> SearchResult:
+        cfg = self.cfg
+        best = {n: s.best_trial for n, s in studies.items() if _has_complete(s)}
+        if not best:
+            raise RuntimeError("no candidate finished a trial: see the trials table and params/train.yaml")
+        rows, fitted, oofs = [], {}, {}
+        for name, t in best.items():
+            oofs[name] = self._load_oof(name, t.number)
+            model = self.fit(self.pipeline(name, t.user_attrs["settings"], refit=True), np.arange(len(self.y)), cfg.seed)
+            fitted[name] = model
+            rows.append(self._row(name, studies[name], t, model, X_test, y_test))
+        chosen, why = max(best, key=lambda n: best[n].value), "best mean cross-validated score"
+        model, oof, params = fitted[chosen], oofs[chosen], best[chosen].user_attrs["settings"]
+
+        ens = cfg.ensemble
+        if ens.get("enabled") and len(best) > 1:
+            top = sorted(best, key=lambda n: -best[n].value)[: int(ens.get("max_members", 3))]
+            weights, blend_score = greedy_weights({n: oofs[n] for n in top}, self.y, self.score)
+            if len(weights) > 1 and blend_score >= best[chosen].value + float(ens.get("min_gain", 0.001)):
+                blend = Blend.from_fitted([(n, fitted[n]) for n in weights], list(weights.values()))
+                oof = sum(w * oofs[n] for n, w in weights.items()) / sum(weights.values())
+                rows.append(self._blend_row(blend, weights, blend_score, oof, X_test, y_test))
+                chosen, model, params = "blend", blend, {"weights": weights}
+                why = (f"the blend's out-of-fold {cfg.metric} {blend_score:.4f} beats the best single model by at "
+                       f"least ensemble.min_gain={ens.get('min_gain')}")
+        rows += [{"candidate": n, "status": s} for n, s in skipped.items()]
+        board = pd.DataFrame(rows)
+        board["chosen"] = board["candidate"] == chosen
+        board = board.sort_values("cv_mean", ascending=False, na_position="last").reset_index(drop=True)
+        trials = pd.concat([_trials_frame(n, s) for n, s in studies.items()], ignore_index=True)
+        return SearchResult(board, chosen, model, oof, self.scheme, params, self.key, trials, why)
+
+    def _row(self, name, study, t, model, X_test, y_test) -> dict:
+        states = [x.state for x in study.get_trials(deepcopy=False)]
+        row = {"candidate": name, "status": "evaluated", "cv_mean": t.value, "cv_std": t.user_attrs["cv_std"],
+               "cv_pr_auc": t.user_attrs["cv_pr_auc"], "fit_s": t.user_attrs["fit_s"],
+               "trials": states.count(optuna.trial.TrialState.COMPLETE),
+               "pruned": states.count(optuna.trial.TrialState.PRUNED), "best_trial": t.number}
+        return row | _serving_figures(model, self.X, X_test, y_test) | {"interpretability": INTERPRETABILITY[name]}
+
+    def _blend_row(self, blend, weights, score, oof, X_test, y_test) -> dict:
+        keep = ~np.isnan(oof)
+        return {"candidate": "blend", "status": "evaluated", "cv_mean": score, "cv_std": np.nan,
+                "cv_pr_auc": float(average_precision_score(self.y[keep], oof[keep])), "fit_s": np.nan,
+                "trials": 0, "pruned": 0, "best_trial": None,
+                "members": ", ".join(f"{n}x{w}" for n, w in weights.items())} | \
+            _serving_figures(blend, self.X, X_test, y_test) | {"interpretability": INTERPRETABILITY["blend"]}
+
+
+def _has_complete(study: optuna.Study) -> bool:
+    return bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+
+
+def _serving_figures(model, X: pd.DataFrame, X_test, y_test) -> dict:
+    out = {"single_row_ms": single_row_latency_ms(model, X), "size_kb": model_size_kb(model)}
+    if X_test is not None and y_test is not None and len(np.unique(y_test)) == 2:
+        p = model.predict_proba(X_test)[:, 1]
+        out.update(holdout_roc_auc=float(roc_auc_score(y_test, p)), holdout_pr_auc=float(average_precision_score(y_test, p)))
+    return out
+
+
+def _trials_frame(name: str, study: optuna.Study) -> pd.DataFrame:
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        dur = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
+        rows.append({"candidate": name, "trial": t.number, "state": t.state.name, "value": t.value,
+                     "duration_s": dur, "params": json.dumps(t.params, default=str)})
+    return pd.DataFrame(rows)
+
+
+def single_row_latency_ms(model, X: pd.DataFrame, n: int = 50) -> float:
     """Median wall time of predict_proba on one row (what an API call pays for the model)."""
     rows = [X.iloc[[i % len(X)]] for i in range(n)]
     model.predict_proba(rows[0])
@@ -56,38 +295,7 @@ def single_row_latency_ms(model: Pipeline, X: pd.DataFrame, n: int = 50) -> floa
     return float(np.median(times) * 1000)
 
 
-def model_size_kb(model: Pipeline) -> float:
+def model_size_kb(model) -> float:
     buf = io.BytesIO()
     joblib.dump(model, buf)
     return buf.tell() / 1024
-
-
-def search(X: pd.DataFrame, y: np.ndarray, splits, scheme: str, definitions: dict, train_params: dict,
-           seed: int) -> SearchResult:
-    """Evaluate each candidate in params order until the time budget is spent (at least one)."""
-    budget = float(train_params["time_budget_s"])
-    primary = train_params["primary_metric"]
-    start = time.perf_counter()
-    rows, oofs, models = [], {}, {}
-    for name, settings in train_params["candidates"].items():
-        if rows and time.perf_counter() - start > budget:
-            rows.append({"candidate": name, "status": f"skipped: time budget {budget:.0f}s spent"})
-            continue
-        model = build_candidate(name, settings, definitions, seed=seed, n_jobs=int(train_params["n_jobs"]),
-                                class_weight=train_params.get("class_weight"))
-        res = evaluate_candidate(model, X, y, splits)
-        oofs[name], models[name] = res["oof"], model
-        row = {"candidate": name, "status": "evaluated"}
-        for m, vals in res["scores"].items():
-            row[f"cv_{m}_mean"], row[f"cv_{m}_std"] = float(np.mean(vals)), float(np.std(vals))
-        row.update(fit_s=res["fit_s"], interpretability=INTERPRETABILITY[name])
-        rows.append(row)
-    board = pd.DataFrame(rows)
-    done = board[board["status"] == "evaluated"].sort_values(f"cv_{primary}_mean", ascending=False)
-    best = done["candidate"].iloc[0]
-    final = clone(models[best]).fit(X, y)
-    board.loc[board["candidate"] == best, "single_row_ms"] = single_row_latency_ms(final, X)
-    board.loc[board["candidate"] == best, "size_kb"] = model_size_kb(final)
-    board["chosen"] = board["candidate"] == best
-    board = board.sort_values(f"cv_{primary}_mean", ascending=False, na_position="last").reset_index(drop=True)
-    return SearchResult(board, best, final, oofs[best], scheme)

@@ -1,0 +1,55 @@
+"""A throwaway copy of this project (pipeline, notebooks, params) in its own git + DVC repo.
+
+Used by the end-to-end tests and the benchmarks to run the real pipeline on other data or sizes
+without touching the working copy's outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+COPIED = ("dvc.yaml", ".dvcignore", "params", "notebooks", "mining")
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command with this interpreter's environment first on PATH (mining, dvc)."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MINING_PROJECT_ROOT", None)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def set_params(root: Path, name: str, updates: dict) -> None:
+    """Change keys of params/NAME.yaml (dotted keys for nested ones) in a project copy."""
+    path = root / "params" / f"{name}.yaml"
+    data = yaml.safe_load(path.read_text())
+    for dotted, value in updates.items():
+        node = data
+        *parents, last = dotted.split(".")
+        for k in parents:
+            node = node[k]
+        node[last] = value
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def make_sandbox(dest: Path, source: Path) -> Path:
+    """Copy the project at `source` to `dest` and make it a git + DVC repository."""
+    dest.mkdir(parents=True)
+    for item in COPIED:
+        src = source / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+        else:
+            shutil.copy(src, dest / item)
+    run(["git", "init", "-q"], dest)
+    run(["dvc", "init", "-q"], dest)
+    run(["dvc", "config", "core.analytics", "false"], dest)
+    return dest
