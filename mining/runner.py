@@ -18,7 +18,7 @@ import papermill as pm
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from nbconvert import HTMLExporter
 
-from mining.stages import STAGES
+from mining.stages import STAGES, all_notebooks, notebook_for
 
 KERNEL = "mining"
 QUIET = "--IPKernelApp.log_level=ERROR"
@@ -53,7 +53,7 @@ def write_stripped(root: Path) -> list[Path]:
     out = root / "build" / "notebooks"
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in STAGES.values():
+    for name in all_notebooks():
         nb = strip(nbformat.read(root / "notebooks" / f"{name}.ipynb", as_version=4))
         nbformat.write(nb, out / f"{name}.ipynb")
         written.append(out / f"{name}.ipynb")
@@ -101,6 +101,12 @@ def _failure(nb_path: Path) -> str:
     return "unknown error (see the executed notebook)"
 
 
+def charter_task(root: Path) -> str:
+    """The task the scope stage decided (classification until there is a charter)."""
+    charter = root / "data" / "scope" / "charter.json"
+    return json.loads(charter.read_text())["task"]["type"] if charter.exists() else "classification"
+
+
 def run_stage(stage: str, root: Path, overrides: dict[str, Any] | None = None,
               cell_timeout_s: int = 1800) -> StageRun:
     """Execute `notebooks/NN_stage.ipynb`; write `reports/notebooks/NN_stage.ipynb` and `reports/NN_stage.html`.
@@ -110,7 +116,7 @@ def run_stage(stage: str, root: Path, overrides: dict[str, Any] | None = None,
     if stage not in STAGES:
         raise KeyError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
     name = STAGES[stage]
-    source = root / "notebooks" / f"{name}.ipynb"
+    source = root / "notebooks" / f"{notebook_for(stage, charter_task(root))}.ipynb"
     executed = root / "reports" / "notebooks" / f"{name}.ipynb"
     report = root / "reports" / f"{name}.html"
     executed.parent.mkdir(parents=True, exist_ok=True)

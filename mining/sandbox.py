@@ -41,7 +41,8 @@ def set_params(root: Path, name: str, updates: dict) -> None:
 
 
 def make_sandbox(dest: Path, source: Path) -> Path:
-    """Copy the project at `source` to `dest` and make it a git + DVC repository."""
+    """Copy the project at `source` to `dest`: a git + DVC repository with one commit (the baseline
+    that `dvc exp run` needs)."""
     dest.mkdir(parents=True)
     for item in COPIED:
         src = source / item
@@ -52,4 +53,6 @@ def make_sandbox(dest: Path, source: Path) -> Path:
     run(["git", "init", "-q"], dest)
     run(["dvc", "init", "-q"], dest)
     run(["dvc", "config", "core.analytics", "false"], dest)
+    run(["git", "add", "-A"], dest)
+    run(["git", "-c", "user.name=sandbox", "-c", "user.email=sandbox@localhost", "commit", "-qm", "sandbox"], dest)
     return dest

@@ -56,7 +56,9 @@ def build_charter(params: Params) -> dict:
         "kpis": project["kpis"],
         "sensitive_features": list(data.get("sensitive_features") or []),
         "value_case": project["value_case"], "build_vs_buy": project["build_vs_buy"],
-        "lineage": project["lineage"], "data_access": project["data_access"], "output": project["output"],
+        "lineage": project["lineage"], "data_access": project["data_access"],
+        "output": {"consumer": project["output"]["consumer"], "format": project["output"]["format"],
+                   "columns": project["output"]["segment_columns" if task["type"] == "segmentation" else "columns"]},
         "source": data["source"],
     }
 

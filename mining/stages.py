@@ -1,4 +1,7 @@
-"""The pipeline's stages as data: name -> notebook, in lifecycle order (dvc.yaml follows this list)."""
+"""The pipeline's stages as data: name -> notebook, in lifecycle order (dvc.yaml follows this list).
+
+Two stages have a second notebook for the unsupervised path; the charter's task picks it.
+"""
 
 STAGES: dict[str, str] = {
     "scope": "01_scope",
@@ -11,3 +14,17 @@ STAGES: dict[str, str] = {
     "govern": "08_govern",
     "enterprise": "09_enterprise",
 }
+
+VARIANTS: dict[tuple[str, str], str] = {
+    ("train", "segmentation"): "04_train_segmentation",
+    ("evaluate", "segmentation"): "05_evaluate_segmentation",
+}
+
+
+def notebook_for(stage: str, task: str) -> str:
+    """The notebook that runs `stage` for the charter's `task`."""
+    return VARIANTS.get((stage, task), STAGES[stage])
+
+
+def all_notebooks() -> list[str]:
+    return [*STAGES.values(), *VARIANTS.values()]

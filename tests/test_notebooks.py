@@ -5,12 +5,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mining.stages import STAGES
+from mining.stages import STAGES, VARIANTS, all_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name", list(STAGES.values()))
+@pytest.mark.parametrize("name", all_notebooks())
 def test_notebook_is_committed_clean_with_a_parameters_cell(name):
     nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -28,3 +28,5 @@ def test_every_stage_is_in_dvc_yaml():
         assert dvc[stage]["cmd"] == f"mining run {stage}"
         assert f"build/notebooks/{name}.ipynb" in dvc[stage]["deps"]
         assert f"reports/{name}.html" in dvc[stage]["outs"]
+    for (stage, _), name in VARIANTS.items():
+        assert f"build/notebooks/{name}.ipynb" in dvc[stage]["deps"]

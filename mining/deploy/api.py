@@ -11,7 +11,7 @@ from typing import Any, Optional, Union
 
 import joblib
 import pandas as pd
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from mining.reports import read_json
@@ -45,16 +45,18 @@ def create_app(bundle_dir: Union[str, Path]) -> FastAPI:
 
     class Prediction(BaseModel):
         id: Optional[str] = None
-        score: float
-        flagged: bool
+        score: Optional[float] = Field(None, description="probability of the positive class (classifier)")
+        flagged: Optional[bool] = Field(None, description="score at or above the operating threshold (classifier)")
+        segment: Optional[int] = Field(None, description="assigned segment (segmenter)")
 
     class PredictResponse(BaseModel):
         model_version: str
-        threshold: float
+        threshold: Optional[float] = None
         predictions: list[Prediction]
 
     app = FastAPI(title="mining scoring API", version=info["model_version"],
-                  description=f"Scores from the {info['model_type']} model of the data-mining lab.")
+                  description=f"Predictions of the {info['model_type']} model of the data-mining lab.")
+    segmenter = info.get("task") == "segmentation"
 
     @app.get("/v1/health")
     def health() -> dict:
@@ -62,17 +64,22 @@ def create_app(bundle_dir: Union[str, Path]) -> FastAPI:
 
     @app.get("/v1/model")
     def model_info() -> dict:
-        return {k: info[k] for k in ("model_version", "model_type", "threshold")} | {"inputs": columns}
+        return {k: info.get(k) for k in ("task", "model_version", "model_type", "threshold")} | {"inputs": columns}
 
-    @app.post("/v1/predict", response_model=PredictResponse)
+    @app.post("/v1/predict", response_model=PredictResponse, response_model_exclude_none=True)
     def predict(req: PredictRequest) -> PredictResponse:
+        if req.ids is not None and len(req.ids) != len(req.records):
+            raise HTTPException(422, detail=[{"loc": ["body", "ids"], "type": "value_error",
+                                              "msg": f"{len(req.ids)} ids for {len(req.records)} records"}])
         X = pd.DataFrame([r.model_dump() for r in req.records], columns=columns).astype(
             {c: float for c, s in info["inputs"].items() if s["type"] == "number"})
-        scores = model.predict_proba(X)[:, 1]
-        ids = req.ids or [None] * len(scores)
-        return PredictResponse(model_version=info["model_version"], threshold=info["threshold"],
-                               predictions=[Prediction(id=i, score=float(s), flagged=bool(s >= info["threshold"]))
-                                            for i, s in zip(ids, scores)])
+        ids = req.ids or [None] * len(X)
+        if segmenter:
+            preds = [Prediction(id=i, segment=int(s)) for i, s in zip(ids, model.predict(X))]
+        else:
+            scores = model.predict_proba(X)[:, 1]
+            preds = [Prediction(id=i, score=float(s), flagged=bool(s >= info["threshold"])) for i, s in zip(ids, scores)]
+        return PredictResponse(model_version=info["model_version"], threshold=info.get("threshold"), predictions=preds)
 
     return app
 

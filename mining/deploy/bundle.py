@@ -1,4 +1,7 @@
-"""The serving bundle: model pipeline (feature preprocessing included) + input schema + threshold."""
+"""The serving bundle: model pipeline (feature preprocessing included) + input schema + threshold.
+
+The same bundle shape serves a classifier (a score and a flag) and a segmenter (a segment).
+"""
 
 from __future__ import annotations
 
@@ -33,9 +36,10 @@ def write_bundle(root: Path, model_dir: Path, eval_dir: Path, definitions: dict,
     out.mkdir(parents=True)
     model = for_serving(joblib.load(model_dir / "model.joblib"))
     joblib.dump(model, out / "model.joblib")
-    threshold = read_json(eval_dir / "threshold.json")["threshold"]
+    task = meta.get("task", "classification")
+    threshold = read_json(eval_dir / "threshold.json")["threshold"] if task == "classification" else None
     write_json(out / "bundle.json", {
-        "model_version": meta["model_sha256"][:12], "model_type": meta["model"],
+        "task": task, "model_version": meta["model_sha256"][:12], "model_type": meta["model"],
         "threshold": threshold, "id_column": definitions["roles"]["id"],
         "inputs": input_schema(definitions),
     })

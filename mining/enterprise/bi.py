@@ -7,14 +7,15 @@ from pathlib import Path
 import pandas as pd
 
 
-def kpi_table(metrics: dict[str, dict], gates: list[dict]) -> pd.DataFrame:
+def kpi_table(metrics: dict[str, dict], gates: list[dict], task: str = "classification") -> pd.DataFrame:
     """One row per headline figure and per gate, with its threshold and status."""
+    keys = ("silhouette", "share_psi", "k") if task == "segmentation" else ("roc_auc", "pr_auc", "precision", "recall", "brier")
     rows = [{"stage": "evaluate", "kpi": k, "value": metrics["evaluate"][k], "threshold": None, "status": "info"}
-            for k in ("roc_auc", "pr_auc", "precision", "recall", "brier")]
+            for k in keys]
     rows += [{"stage": "deploy", "kpi": "p95_latency_ms", "value": metrics["deploy"]["p95_ms"], "threshold": None,
               "status": "info"},
-             {"stage": "monitor", "kpi": "score_psi", "value": metrics["monitor"]["score_psi"], "threshold": None,
-              "status": "retrain" if metrics["monitor"]["retrain"] else "stable"}]
+             {"stage": "monitor", "kpi": "prediction_psi", "value": metrics["monitor"]["prediction_psi"],
+              "threshold": None, "status": "retrain" if metrics["monitor"]["retrain"] else "stable"}]
     rows += [{"stage": "gate", "kpi": g["gate"], "value": g["measured"], "threshold": g["threshold"],
               "status": "pass" if g["passed"] else "fail"} for g in gates]
     return pd.DataFrame(rows)

@@ -52,9 +52,31 @@ def build_card(charter: dict, meta: dict, defs: dict, metrics: dict, threshold: 
     }
 
 
-def write_card(root: Path, card: dict, figures: dict[str, str], tables: dict[str, pd.DataFrame]) -> Path:
+def build_segment_card(charter: dict, meta: dict, defs: dict, metrics: dict, profile: pd.DataFrame,
+                       composition_gaps: dict, gates: list[dict]) -> dict:
+    """The card of the segmentation path: what the segments are, how stable, who is in them."""
+    limits = [f"Segments are descriptive: {metrics['k']} groups chosen by silhouette "
+              f"({metrics['silhouette']:.3f} on held-out customers); they do not predict behaviour.",
+              "High-cardinality categoricals are not used for the distances."]
+    limits += [f"By {f}: segment shares differ between groups by up to {g:.3f}." for f, g in composition_gaps.items()]
+    return {
+        "name": charter["name"], "task": "segmentation",
+        "model": {"type": meta["model"], "version": meta["model_sha256"][:12], "trained_at": meta["trained_at"],
+                  "code": meta["code"], "params": meta["params"]},
+        "intended_use": {"problem": charter["problem"], "decision_owner": charter["decision_owner"],
+                         "consumer": charter["output"]["consumer"],
+                         "out_of_scope": "decisions about individuals based on their segment alone"},
+        "data": {"source": charter["source"], "train_rows": meta["train_rows"], "holdout_rows": metrics["holdout_rows"],
+                 "n_features": len(defs["features"]), "sensitive": charter["sensitive_features"]},
+        "metrics": metrics, "segments": profile.to_dict("records"), "composition_gaps": composition_gaps,
+        "gates": gates, "limitations": limits,
+    }
+
+
+def write_card(root: Path, card: dict, figures: dict[str, str], tables: dict[str, pd.DataFrame],
+               template: str = "model_card.html.j2") -> Path:
     """`models/evaluation/model_card.json` and the self-contained `reports/model_card.html`."""
     write_json(root / EVAL_DIR / "model_card.json", card)
     html_tables = {k: v.to_html(index=False, float_format=lambda x: f"{x:.3f}", classes="t", border=0)
                    for k, v in tables.items()}
-    return render("model_card.html.j2", root / CARD_HTML, card=card, figures=figures, tables=html_tables)
+    return render(template, root / CARD_HTML, card=card, figures=figures, tables=html_tables)

@@ -52,8 +52,16 @@ def build_table(params: Params, charter: dict, entities: pd.DataFrame,
         frame = pd.concat([frame, hist], axis=1)
         sources.update({c: "events" for c in hist.columns})
 
-    y = encode_target(frame[data["target"]], data["positive_class"]) if charter["task"]["type"] == "classification" else None
-    split = assign_split(frame, y, fraction=float(data["holdout_fraction"]), seed=int(params["project"]["seed"]),
+    y = None
+    if charter["task"]["type"] == "classification":
+        y = encode_target(frame[data["target"]], data["positive_class"])
+    elif data.get("target") in frame and frame[data["target"]].notna().all():
+        try:  # segmentation: a label, when there is one, only describes the segments
+            y = encode_target(frame[data["target"]], data["positive_class"])
+        except ValueError:
+            y = None
+    stratify = y if charter["task"]["type"] == "classification" else None
+    split = assign_split(frame, stratify, fraction=float(data["holdout_fraction"]), seed=int(params["project"]["seed"]),
                          split_column=data.get("split_column"), time_column=time_col, id_column=id_col)
 
     roles = {"id": id_col, "time": time_col, "target": data["target"], "split": data.get("split_column"),

@@ -45,3 +45,30 @@ def audit(pred: pd.DataFrame, sensitive: list[str], kpis: dict) -> tuple[pd.Data
                               demographic_parity_difference(y[judged], p[judged], sensitive_features=groups[judged]),
                               "<=", kpis.get("max_demographic_parity_difference"), "reports/08_govern.html"))
     return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), gates
+
+
+def audit_segments(pred: pd.DataFrame, sensitive: list[str], kpis: dict) -> tuple[pd.DataFrame, list[dict]]:
+    """Segmentation: share of each group placed in each segment, and per segment the gap between
+    groups (the demographic-parity difference of being put there), gated by the charter's
+    `max_demographic_parity_difference` on groups of at least `min_group_size` customers."""
+    min_n, tables, gates = int(kpis["min_group_size"]), [], []
+    for col in sensitive:
+        if col not in pred.columns:
+            continue
+        groups = pred[col].astype(str).where(pred[col].notna(), "missing")
+        sizes = groups.value_counts()
+        shares = pd.crosstab(groups, pred["segment"], normalize="index")
+        judged = shares.loc[sizes[sizes >= min_n].index]
+        gap = (judged.max() - judged.min()) if len(judged) > 1 else pd.Series(0.0, index=shares.columns)
+        t = shares.stack().rename("share").reset_index().rename(columns={col: "group"})
+        t.insert(0, "feature", col)
+        t["count"] = t["group"].map(sizes).astype(int)
+        t["segment_gap"] = t["segment"].map(gap)
+        limit = kpis.get("max_demographic_parity_difference")
+        t["status"] = np.where(t["count"] < min_n, "too small to judge",
+                               np.where((limit is None) | (t["segment_gap"] <= (limit if limit is not None else np.inf)),
+                                        "pass", "fail"))
+        tables.append(t)
+        gates.append(gate(f"largest segment-share gap by {col}", float(gap.max()), "<=", limit,
+                          "reports/08_govern.html"))
+    return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), gates

@@ -12,7 +12,7 @@ def retrain_decision(drift: pd.DataFrame, scores: dict, auc_drop: float | None, 
         reasons.append(f"{drifted_share:.0%} of features drifted (PSI > {mon['psi_threshold']}), "
                        f"above monitor.max_drifted_share={mon['max_drifted_share']}")
     if scores["psi"] > mon["max_prediction_psi"]:
-        reasons.append(f"score PSI {scores['psi']:.3f} above monitor.max_prediction_psi={mon['max_prediction_psi']}")
+        reasons.append(f"prediction PSI {scores['psi']:.3f} above monitor.max_prediction_psi={mon['max_prediction_psi']}")
     if auc_drop is not None and auc_drop > mon["max_auc_drop"]:
         reasons.append(f"realised ROC AUC fell by {auc_drop:.3f}, above monitor.max_auc_drop={mon['max_auc_drop']}")
     return {"retrain": bool(reasons), "reasons": reasons, "drifted_share": drifted_share}

@@ -87,3 +87,12 @@ def score_drift(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> d
             "current_mean": float(np.mean(current)),
             "mean_shift": float(np.mean(current) - np.mean(reference)),
             "ks_pvalue": float(stats.ks_2samp(reference, current).pvalue)}
+
+
+def segment_drift(reference: np.ndarray, current: np.ndarray) -> dict:
+    """Prediction drift of a segmenter: PSI of the segment shares and the largest share change."""
+    k = int(max(np.max(reference), np.max(current))) + 1
+    ref = np.bincount(np.asarray(reference, dtype=int), minlength=k) / len(reference)
+    cur = np.bincount(np.asarray(current, dtype=int), minlength=k) / len(current)
+    return {"psi": psi(ref, cur), "reference_shares": ref.tolist(), "current_shares": cur.tolist(),
+            "mean_shift": float(np.max(np.abs(cur - ref)))}

@@ -1,0 +1,123 @@
+import os
+import socket
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sklearn.datasets import make_blobs
+
+from mining.deploy.api import create_app, records_from_frame
+from mining.deploy.bundle import input_schema
+from mining.enterprise.warehouse import export_table, redacted, warehouse_url
+from mining.evaluate.segments import composition, separation, share_stability
+from mining.govern.bias_audit import audit_segments
+from mining.reports import write_json
+from mining.train.segment import profiles, search_segments
+
+DEFS = {"features": [{"name": f"x{i}", "kind": "numeric", "encoding": "none", "missing_share": 0.0,
+                      "description": f"x{i}"} for i in range(3)] +
+                    [{"name": "plan", "kind": "categorical", "encoding": "onehot", "missing_share": 0.0,
+                      "description": "plan"},
+                     {"name": "zip", "kind": "categorical", "encoding": "target", "missing_share": 0.0,
+                      "description": "zip"}],
+        "imputation": {}, "roles": {"id": "id"}}
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, labels = make_blobs(n_samples=900, centers=[[0, 0, 0], [6, 6, 0], [0, 6, 6]], cluster_std=1.0, random_state=0)
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(X, columns=["x0", "x1", "x2"]).assign(
+        plan=rng.choice(["a", "b"], len(X)), zip=rng.choice([f"z{i}" for i in range(200)], len(X)),
+        gender=np.where(labels == 0, "F", rng.choice(["F", "M"], len(X))), id=[f"c{i}" for i in range(len(X))])
+    return df, labels
+
+
+def test_the_number_of_segments_is_found_in_the_data(blobs):
+    df, labels = blobs
+    seg = search_segments(df[["x0", "x1", "x2", "plan", "zip"]], DEFS, k_min=2, k_max=6, methods=["kmeans", "gmm"],
+                          sample=900, seed=0)
+    assert seg.k == 3
+    assert set(seg.candidates["method"]) == {"kmeans", "gmm"} and len(seg.candidates) == 10
+    assert seg.candidates["bic"].notna().sum() == 5
+    agreement = pd.crosstab(seg.labels, labels).max(axis=1).sum() / len(labels)
+    assert agreement > 0.95
+    assert "zip" not in str(seg.model[0].get_feature_names_out())  # high-cardinality field left out
+    prof = profiles(df, seg.labels, DEFS)
+    assert prof["customers"].sum() == len(df) and prof["name"].str.contains("high|low").all()
+
+
+def test_stability_composition_and_separation(blobs):
+    df, labels = blobs
+    assert share_stability(labels[:450], labels[450:], 3)["psi"] < 0.05
+    table, gap = composition(labels, df["gender"])
+    assert gap > 0.3  # segment 0 is all F by construction
+    assert set(table["group"]) == {"F", "M"}
+    sep = separation(df, labels, DEFS)
+    assert sep.loc[0, "importance"] > 0.7
+
+
+def test_segment_audit_gates_on_the_charter_limit(blobs):
+    df, labels = blobs
+    pred = df.assign(segment=labels)
+    kpis = {"min_group_size": 50, "max_demographic_parity_difference": 0.2}
+    table, gates = audit_segments(pred, ["gender"], kpis)
+    assert not gates[0]["passed"] and gates[0]["measured"] > 0.3
+    assert (table["status"] == "fail").any()
+    _, open_gates = audit_segments(pred, ["gender"], {**kpis, "max_demographic_parity_difference": None})
+    assert open_gates[0]["passed"]
+
+
+def test_the_api_serves_segments(tmp_path, blobs):
+    df, _ = blobs
+    seg = search_segments(df[["x0", "x1", "x2", "plan", "zip"]], DEFS, k_min=3, k_max=3, methods=["kmeans"],
+                          sample=500, seed=0)
+    joblib.dump(seg.model, tmp_path / "model.joblib")
+    write_json(tmp_path / "bundle.json", {"task": "segmentation", "model_version": "s1", "model_type": "kmeans-k3",
+                                          "threshold": None, "id_column": "id", "inputs": input_schema(DEFS)})
+    client = TestClient(create_app(tmp_path))
+    recs = records_from_frame(df[["x0", "x1", "x2", "plan", "zip"]].head(3))
+    r = client.post("/v1/predict", json={"records": recs, "ids": ["a", "b", "c"]})
+    assert r.status_code == 200, r.text
+    preds = r.json()["predictions"]
+    assert [p["segment"] for p in preds] == seg.model.predict(df.head(3)[["x0", "x1", "x2", "plan", "zip"]]).tolist()
+    assert "score" not in preds[0]
+    assert client.post("/v1/predict", json={"records": recs, "ids": ["a"]}).status_code == 422
+
+
+def test_warehouse_export_to_sqlite_replaces_the_table(tmp_path):
+    url = warehouse_url("sqlite:///wh/warehouse.sqlite", tmp_path)
+    assert url == f"sqlite:///{tmp_path}/wh/warehouse.sqlite"
+    df = pd.DataFrame({"id": ["a", "b"], "segment": [0, 1]})
+    assert export_table(df, url, "customer_segments") == 2
+    assert export_table(df.head(1), url, "customer_segments") == 1
+    assert redacted("postgresql://u:secret@h/db") == "postgresql://u:***@h/db"
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("MINING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    host, port = sa.engine.make_url(url).host, sa.engine.make_url(url).port or 5432
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return url
+    except OSError:
+        return None
+
+
+def test_warehouse_export_to_postgresql():
+    url = _postgres_url()
+    if url is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432, and CI must run this test")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (set MINING_TEST_POSTGRES_URL)")
+    df = pd.DataFrame({"id": [f"c{i}" for i in range(500)], "segment": np.arange(500) % 4,
+                       "scored_at": pd.Timestamp("2026-01-01", tz="UTC")})
+    assert export_table(df, url, "test_customer_segments") == 500
+    with sa.create_engine(url).connect() as con:
+        counts = dict(con.execute(sa.text("SELECT segment, COUNT(*) FROM test_customer_segments GROUP BY segment")).all())
+        con.execute(sa.text("DROP TABLE test_customer_segments"))
+        con.commit()
+    assert counts == {0: 125, 1: 125, 2: 125, 3: 125}
