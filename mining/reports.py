@@ -38,9 +38,9 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
-def write_metrics(root: Path, stage: str, metrics: dict) -> Path:
-    """`metrics/<stage>.json`, the stage's DVC metric."""
-    return write_json(root / "metrics" / f"{stage}.json", metrics)
+def write_metrics(root: Path, stage: str, metrics: dict) -> None:
+    """`metrics/<stage>.json`, the stage's DVC metric (returns nothing: it is a notebook's last line)."""
+    write_json(root / "metrics" / f"{stage}.json", metrics)
 
 
 def figure_data_uri(fig) -> str:

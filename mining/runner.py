@@ -22,6 +22,7 @@ from mining.stages import STAGES, all_notebooks, notebook_for
 
 KERNEL = "mining"
 QUIET = "--IPKernelApp.log_level=ERROR"
+WARNINGS = "ignore:IProgress not found"
 TEMPLATES = Path(__file__).parent / "templates" / "nbconvert"
 
 
@@ -63,12 +64,14 @@ def write_stripped(root: Path) -> list[Path]:
 def ensure_kernel() -> str:
     """The project's kernelspec, installed into this environment (so it runs this interpreter).
 
-    The kernel logs at ERROR level only: its start-up notice about unencrypted local TCP would
-    otherwise repeat on every stage of every run.
+    The kernel logs at ERROR level only (its notice about unencrypted local TCP would repeat on
+    every stage), and tqdm's notice that ipywidgets is absent (raised when optuna or shap import
+    tqdm.auto) is silenced: both would otherwise land in every report.
     """
     try:
         spec = KernelSpecManager().get_kernel_spec(KERNEL)
-        if Path(spec.argv[0]).resolve() == Path(sys.executable).resolve() and QUIET in spec.argv:
+        if (Path(spec.argv[0]).resolve() == Path(sys.executable).resolve() and QUIET in spec.argv
+                and spec.env.get("PYTHONWARNINGS") == WARNINGS):
             return KERNEL
     except NoSuchKernel:
         pass
@@ -77,6 +80,7 @@ def ensure_kernel() -> str:
     spec_file = Path(KernelSpecManager().get_kernel_spec(KERNEL).resource_dir) / "kernel.json"
     spec = json.loads(spec_file.read_text())
     spec["argv"].append(QUIET)
+    spec["env"] = {"PYTHONWARNINGS": WARNINGS}
     spec_file.write_text(json.dumps(spec, indent=1))
     return KERNEL
 

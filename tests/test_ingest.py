@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from mining.ingest import schema as sch
-from mining.ingest.sources import IngestError, read_file
+from mining.ingest.files import IngestError, read_file
 
 SCHEMA = {
     "id": {"type": "string", "required": True, "unique": True},
@@ -33,7 +33,7 @@ def test_every_failing_row_is_quarantined_with_every_reason(tmp_path):
         "d,,10,basic,not a date,0\n"                # 6: age missing, joined unparseable
         "e,50,,plus,2024-02-01T10:00:00+02:00,f\n"  # 7: valid, time zone normalised to UTC
     ))
-    df = read_file(f)
+    df = read_file(f).frame
     res = sch.validate(df, SCHEMA, "customers", str(f))
     assert len(res.valid) + len(res.quarantine) == len(df) == 6
     assert res.valid["id"].tolist() == ["a", "e"]
@@ -51,7 +51,7 @@ def test_every_failing_row_is_quarantined_with_every_reason(tmp_path):
 def test_missing_required_column_names_the_file_and_column(tmp_path):
     f = write_csv(tmp_path / "c.csv", "id,income\na,1\n")
     with pytest.raises(IngestError, match=r"c\.csv: required column\(s\) \['age'\] missing"):
-        sch.validate(read_file(f), SCHEMA, "customers", str(f))
+        sch.validate(read_file(f).frame, SCHEMA, "customers", str(f))
 
 
 @pytest.mark.parametrize("content, message", [
@@ -75,11 +75,11 @@ def test_missing_file_and_unknown_type(tmp_path):
 def test_gzip_parquet_and_jsonl_sources_keep_row_origin(tmp_path):
     with gzip.open(tmp_path / "c.csv.gz", "wt") as fh:
         fh.write("id,age\na,30\nb,40\n")
-    assert read_file(tmp_path / "c.csv.gz")["_row"].tolist() == [2, 3]
+    assert read_file(tmp_path / "c.csv.gz").frame["_row"].tolist() == [2, 3]
     pd.DataFrame({"id": ["a"], "age": [3]}).to_parquet(tmp_path / "c.parquet")
-    assert read_file(tmp_path / "c.parquet")["_row"].tolist() == [1]
+    assert read_file(tmp_path / "c.parquet").frame["_row"].tolist() == [1]
     (tmp_path / "c.jsonl").write_text('{"id": "a", "age": 3}\n{"id": "b", "age": 4}\n')
-    assert read_file(tmp_path / "c.jsonl")["id"].tolist() == ["a", "b"]
+    assert read_file(tmp_path / "c.jsonl").frame["id"].tolist() == ["a", "b"]
 
 
 def test_inferred_schema_quarantines_the_odd_value_out():
@@ -95,3 +95,98 @@ def test_unknown_type_in_schema_is_refused():
     df = pd.DataFrame({"_source": "s", "_row": [1], "a": [1]})
     with pytest.raises(IngestError, match="unknown type"):
         sch.validate(df, {"a": {"type": "integer"}}, "t", "s")
+
+
+def test_wrong_delimiter_is_named(tmp_path):
+    f = write_csv(tmp_path / "semi.csv", "id;age;income\na;30;1\n")
+    with pytest.raises(IngestError, match=r"semi\.csv: header 'id;age;income' has one column when split on ',' "
+                                          r"but several on ';'; set data.delimiter"):
+        read_file(f)
+    assert read_file(f, delimiter=";").frame["age"].tolist() == [30]
+
+
+def test_undecodable_bytes_are_located(tmp_path):
+    f = tmp_path / "latin.csv"
+    f.write_bytes("id,city\na,Zürich\n".encode("latin-1"))
+    with pytest.raises(IngestError, match=r"latin\.csv: byte 0xfc at offset 11 is not valid utf-8; set data.encoding"):
+        read_file(f)
+    assert read_file(f, encoding="latin-1").frame["city"].tolist() == ["Zürich"]
+
+
+def test_truncated_gzip_stops_the_stage(tmp_path):
+    f = tmp_path / "cut.csv.gz"
+    whole = gzip.compress(("id,age\n" + "".join(f"c{i},{i}\n" for i in range(5000))).encode())
+    f.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(IngestError, match=r"cut\.csv\.gz: gzip stream is truncated or corrupt"):
+        read_file(f)
+
+
+def test_ragged_rows_are_rejected_with_their_line_and_the_rest_keep_theirs(tmp_path):
+    f = write_csv(tmp_path / "rag.csv", "id,age,plan\na,30,basic\nb,40\nc,50,plus,extra\nd,60,plus\n")
+    read = read_file(f)
+    assert read.frame["id"].tolist() == ["a", "d"] and read.frame["_row"].tolist() == [2, 5]
+    assert read.rejected["row"].tolist() == [3, 4]
+    assert read.rejected["reasons"].tolist() == ["parse: 2 fields, expected 3", "parse: 4 fields, expected 3"]
+    assert read.rejected["record"].tolist() == ["b,40", "c,50,plus,extra"]
+
+
+def test_json_lines_that_do_not_parse_are_rejected_with_their_line(tmp_path):
+    f = tmp_path / "log.jsonl"
+    f.write_text('{"id": "a", "age": 3}\n{"id": "b", "age": \n\n[1, 2]\n{"id": "c"}\n')
+    read = read_file(f)
+    assert read.frame["id"].tolist() == ["a", "c"] and read.frame["_row"].tolist() == [1, 5]
+    assert read.rejected["row"].tolist() == [2, 4]
+    assert read.rejected["reasons"].iloc[0].startswith("parse: not JSON")
+    assert read.rejected["reasons"].iloc[1] == "parse: a JSON line must be an object"
+
+
+def test_a_file_with_no_parseable_row_stops_the_stage(tmp_path):
+    f = tmp_path / "junk.jsonl"
+    f.write_text("not json\nnor this\n")
+    with pytest.raises(IngestError, match=r"junk\.jsonl: none of its 2 rows could be parsed \(first: line 1"):
+        read_file(f)
+
+
+def test_stage_counts_reconcile_with_parse_failures_quarantined(tmp_path):
+    from mining.ingest.pipeline import ingest
+    from mining.project import load_params
+
+    root = Path(__file__).resolve().parents[1]
+    good = "".join(f"{i},{'Yes' if i % 3 else 'No'},{i / 2}\n" for i in range(10, 50))
+    f = write_csv(tmp_path / "t.csv", "rid,label,x\n1,Yes,1.5\n2,No\n3,No,abc\n4,Yes,2.5\n1,No,3\n" + good)
+    params = load_params({"data.source": str(f), "data.target": "label", "data.id_column": "rid",
+                          "data.sensitive_features": [], "ingest.max_quarantine_share": 1.0}, root)
+    res = ingest(params, {"task": {"type": "classification"}})
+    c = res.counts["entities"]
+    assert (c["rows_in"], c["rows_valid"], c["rows_quarantined"]) == (45, 42, 3)
+    q = res.quarantine.set_index("row")["reasons"].to_dict()
+    assert q == {3: "parse: 2 fields, expected 3", 4: "type:x (expected float)", 6: "duplicate:rid"}
+    assert res.check_counts["entities/parse"] == 1
+
+
+def test_outlier_rules():
+    from mining.ingest.outliers import outlier_mask
+
+    s = pd.Series([10.0, 11, 9, 10, 12, 10, 11, 9, 500, None])
+    assert outlier_mask(s, "iqr", 3.0).tolist() == [False] * 8 + [True, False]
+    assert outlier_mask(s, "mad", 3.5).tolist() == [False] * 8 + [True, False]
+    assert not outlier_mask(pd.Series([1.0] * 5), "mad", 3).any()
+    with pytest.raises(ValueError, match="expected iqr or mad"):
+        outlier_mask(s, "zscore", 3)
+
+
+def test_outliers_can_be_sent_to_quarantine(tmp_path):
+    from mining.ingest.pipeline import ingest
+    from mining.project import load_params
+
+    root = Path(__file__).resolve().parents[1]
+    rows = "".join(f"{i},{'Yes' if i % 3 else 'No'},{50 + i % 7}\n" for i in range(60))
+    f = write_csv(tmp_path / "o.csv", "rid,label,x\n" + rows + "99,No,100000\n")
+    over = {"data.source": str(f), "data.target": "label", "data.id_column": "rid", "data.sensitive_features": [],
+            "ingest.max_quarantine_share": 1.0}
+    kept = ingest(load_params(over, root), {"task": {"type": "classification"}})
+    assert kept.counts["entities"]["rows_quarantined"] == 0  # default: flagged, kept
+    moved = ingest(load_params({**over, "ingest.outliers.action": "quarantine"}, root),
+                   {"task": {"type": "classification"}})
+    assert moved.quarantine["reasons"].tolist() == ["outlier:x (iqr, k=3.0)"]
+    assert moved.counts["entities"] == {"rows_in": 61, "rows_valid": 60, "rows_quarantined": 1}

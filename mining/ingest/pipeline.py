@@ -13,8 +13,10 @@ import pyarrow.dataset as ds
 
 from mining.data import demo
 from mining.ingest import schema as sch
+from mining.ingest.outliers import numeric_columns, outlier_mask
 from mining.ingest.profile import profile
-from mining.ingest.sources import BUILTIN_DEMO, IngestError, read_demo, read_source
+from mining.ingest.files import REJECTED_COLUMNS, IngestError
+from mining.ingest.sources import BUILTIN_DEMO, read_demo, read_source
 from mining.project import Params
 
 OUT_DIR = "data/interim"
@@ -78,18 +80,23 @@ def events_schema(params: Params) -> dict[str, dict]:
 def ingest(params: Params, charter: dict) -> IngestResult:
     """Read, validate and reconcile; raises IngestError on a whole-source problem or gate breach."""
     data = params["data"]
+    rejected: dict[str, pd.DataFrame] = {}  # rows that could not even be parsed
     if data["source"] == BUILTIN_DEMO:
         raw, lineage = read_demo(demo_spec(params))
         lineage = [lineage]
     else:
-        entities, lin = read_source(data["source"], params.root)
-        raw, lineage = {"entities": entities}, [lin]
+        fmt = {"delimiter": data.get("delimiter", ","), "encoding": data.get("encoding", "utf-8")}
+        entities, lin = read_source(data["source"], params.root, **fmt)
+        raw, rejected["entities"], lineage = {"entities": entities.frame}, entities.rejected, [lin]
         if data["events"].get("source"):
-            events, lin_ev = read_source(data["events"]["source"], params.root)
-            raw["events"], lineage = events, lineage + [lin_ev]
+            events, lin_ev = read_source(data["events"]["source"], params.root, **fmt)
+            raw["events"], rejected["events"], lineage = events.frame, events.rejected, lineage + [lin_ev]
 
     schemas = {"entities": entity_schema(params, charter, raw["entities"])}
     checked = {"entities": sch.validate(raw["entities"], schemas["entities"], "entities", data["source"])}
+    if params["ingest"]["outliers"]["action"] == "quarantine":
+        roles = {data.get(k) for k in ("id_column", "target", "time_column", "split_column")}
+        checked["entities"] = _quarantine_outliers(checked["entities"], params["ingest"]["outliers"], roles)
     if "events" in raw:
         schemas["events"] = events_schema(params)
         ev = checked["events"] = sch.validate(raw["events"], schemas["events"], "events",
@@ -98,9 +105,15 @@ def ingest(params: Params, charter: dict) -> IngestResult:
             checked["events"] = _drop_orphans(ev, checked["entities"].valid, data["id_column"],
                                               data["events"]["id_column"], raw["events"])
 
+    for name, bad in rejected.items():
+        if len(bad):
+            res = checked[name]
+            parsed = bad.assign(table=name)[["table", *REJECTED_COLUMNS]]
+            checked[name] = sch.Validated(res.valid, pd.concat([parsed, res.quarantine], ignore_index=True),
+                                          {"parse": len(bad), **res.check_counts})
     counts, check_counts = {}, {}
     for name, res in checked.items():
-        counts[name] = {"rows_in": len(raw[name]), "rows_valid": len(res.valid),
+        counts[name] = {"rows_in": len(raw[name]) + len(rejected.get(name, ())), "rows_valid": len(res.valid),
                         "rows_quarantined": len(res.quarantine)}
         if counts[name]["rows_in"] != counts[name]["rows_valid"] + counts[name]["rows_quarantined"]:
             raise AssertionError(f"{name}: counts do not reconcile: {counts[name]}")
@@ -116,6 +129,26 @@ def ingest(params: Params, charter: dict) -> IngestResult:
             f"(params/ingest.yaml); top reasons: {dict(sorted(check_counts.items(), key=lambda kv: -kv[1])[:5])}; "
             f"see {OUT_DIR}/quarantine.parquet")
     return result
+
+
+def _quarantine_outliers(res: sch.Validated, cfg: dict, roles: set) -> sch.Validated:
+    """Move rows with an outlying value (robust rule of params/ingest.yaml) to quarantine; their
+    events follow them there as orphans."""
+    cols = cfg.get("columns") or [c for c in numeric_columns(res.valid) if c not in roles]
+    reasons = pd.Series("", index=res.valid.index, dtype=object)
+    counts = dict(res.check_counts)
+    for col in cols:
+        mask = outlier_mask(res.valid[col], cfg["method"], float(cfg["k"]))
+        if mask.any():
+            reason = f"outlier:{col} ({cfg['method']}, k={cfg['k']})"
+            reasons[mask] += reason + "; "
+            counts[reason] = int(mask.sum())
+    bad = reasons != ""
+    if not bad.any():
+        return res
+    q = sch.quarantine_frame(res.valid[bad], reasons[bad].str.rstrip("; "), "entities")
+    return sch.Validated(res.valid[~bad].reset_index(drop=True), pd.concat([res.quarantine, q], ignore_index=True),
+                         counts)
 
 
 def _drop_orphans(ev: sch.Validated, entities: pd.DataFrame, id_col: str, ev_id: str,
@@ -148,7 +181,8 @@ def write_outputs(result: IngestResult, params: Params) -> Path:
     (out / "schema.json").write_text(json.dumps(result.schema, indent=2, default=str))
     (out / "lineage.json").write_text(json.dumps({"sources": result.lineage, "counts": result.counts},
                                                  indent=2, default=str))
-    profiles = {name: profile(t) for name, t in result.tables.items()}
+    cfg = params["ingest"]["outliers"]
+    profiles = {name: profile(t, cfg["method"], float(cfg["k"])) for name, t in result.tables.items()}
     pd.concat([p.assign(table=n) for n, p in profiles.items()]).to_csv(out / "profile.csv", index=False)
     return out
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pandas as pd
 from pandas.api import types as ptypes
 
+from mining.ingest.outliers import outlier_mask
 
-def profile(df: pd.DataFrame, iqr_k: float = 3.0) -> pd.DataFrame:
-    """Type, missing share, distinct count, range and IQR-rule outlier count per column."""
+
+def profile(df: pd.DataFrame, method: str = "iqr", k: float = 3.0) -> pd.DataFrame:
+    """Type, missing share, distinct count, range and outlier count (robust rule) per column."""
     rows = []
     for col in df.columns:
         s = df[col]
@@ -15,11 +17,8 @@ def profile(df: pd.DataFrame, iqr_k: float = 3.0) -> pd.DataFrame:
                "n_unique": int(s.nunique(dropna=True))}
         if ptypes.is_numeric_dtype(s) and not ptypes.is_bool_dtype(s):
             x = s.dropna().astype(float)
-            q1, q3 = (x.quantile(0.25), x.quantile(0.75)) if len(x) else (float("nan"),) * 2
-            iqr = q3 - q1
             row.update(min=float(x.min()) if len(x) else None, median=float(x.median()) if len(x) else None,
-                       max=float(x.max()) if len(x) else None,
-                       outliers=int(((x < q1 - iqr_k * iqr) | (x > q3 + iqr_k * iqr)).sum()))
+                       max=float(x.max()) if len(x) else None, outliers=int(outlier_mask(s, method, k).sum()))
         elif ptypes.is_datetime64_any_dtype(s):
             row.update(min=str(s.min()), max=str(s.max()))
         rows.append(row)

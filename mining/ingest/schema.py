@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from mining.ingest.sources import IngestError
+from mining.ingest.files import IngestError
 
 TYPES = ("int", "float", "bool", "string", "category", "datetime")
 ORIGIN = ["_source", "_row"]
