@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mining.ingest.files import read_file
-from mining.ingest.sources import BUILTIN_DEMO
+from mining.ingest.sources import BUILTIN_DEMO, read_source
 from mining.project import Params
 
 CHARTER = Path("data/scope/charter.json")
@@ -21,7 +20,8 @@ def label_availability(params: Params) -> dict:
                 "note": "the demo generator labels every customer"}
     if not data.get("target"):
         return {"target_present": False, "labelled_share": 0.0, "rows": None, "note": "no target in params"}
-    df = read_file(params.path(data["source"]), data.get("delimiter", ","), data.get("encoding", "utf-8")).frame
+    df = read_source(data["source"], params.root, data.get("delimiter", ","), data.get("encoding", "utf-8"),
+                     data.get("query"))[0].frame
     if data["target"] not in df.columns:
         return {"target_present": False, "labelled_share": 0.0, "rows": len(df),
                 "note": f"column {data['target']!r} not in {data['source']}"}

@@ -8,6 +8,14 @@ import pytest
 from mining.ingest import schema as sch
 from mining.ingest.files import IngestError, read_file
 
+@pytest.fixture(autouse=True)
+def own_schema_registry(tmp_path, monkeypatch):
+    """Stage-level tests keep their schema contracts out of the checkout's data/schemas."""
+    import mining.ingest.pipeline as pl
+
+    monkeypatch.setattr(pl, "REGISTRY_DIR", str(tmp_path / "schemas"))
+
+
 SCHEMA = {
     "id": {"type": "string", "required": True, "unique": True},
     "age": {"type": "int", "required": True, "min": 18, "max": 120},
@@ -190,3 +198,51 @@ def test_outliers_can_be_sent_to_quarantine(tmp_path):
                    {"task": {"type": "classification"}})
     assert moved.quarantine["reasons"].tolist() == ["outlier:x (iqr, k=3.0)"]
     assert moved.counts["entities"] == {"rows_in": 61, "rows_valid": 60, "rows_quarantined": 1}
+
+
+def test_schema_contract_versions_changes_by_policy(tmp_path):
+    from mining.ingest.contract import accept, resolve
+
+    reg = tmp_path / "schemas"
+    v1 = {"id": {"type": "string", "required": True}, "age": {"type": "int"}, "plan": {"type": "category"}}
+    first = resolve(reg, "entities", v1, "warn", "a.csv")
+    assert first.version == 1 and not (reg / "entities.json").exists()  # stored only once accepted
+    accept(first)
+    same = resolve(reg, "entities", v1, "fail", "b.csv")
+    assert same.version == 1 and same.pending is None
+    v2 = {"id": {"type": "string"}, "age": {"type": "float"}, "device": {"type": "category"}}
+    with pytest.raises(IngestError, match=r"schema of entities changed against version 1 \(added: \['device'\]; "
+                                          r"removed: \['plan'\]\) and ingest.schema_policy is fail"):
+        resolve(reg, "entities", v2, "fail", "c.jsonl")
+    evolved = resolve(reg, "entities", v2, "warn", "c.jsonl")
+    assert evolved.version == 2 and evolved.warnings and evolved.diff["retyped"] == {}  # int -> float widens
+    assert evolved.schema["device"]["required"] is False and evolved.schema["plan"]["retired"]
+    accept(evolved)
+    retyped = resolve(reg, "entities", {**v2, "age": {"type": "datetime"}}, "add", "d.jsonl")
+    assert retyped.diff["retyped"] == {"age": ["int", "datetime"]} and retyped.schema["age"]["type"] == "int"
+    assert any("quarantined" in w for w in retyped.warnings)
+    history = json.loads((reg / "entities.json").read_text())["versions"]
+    assert [h["version"] for h in history] == [1, 2] and history[1]["diff"]["added"] == ["device"]
+
+
+def test_a_later_run_is_checked_against_the_first_accepted_schema(tmp_path):
+    from mining.ingest.pipeline import ingest
+    from mining.project import load_params
+
+    root = Path(__file__).resolve().parents[1]
+    first = "".join(f'{{"rid": {i}, "label": "{"Yes" if i % 3 else "No"}", "x": {i}}}\n' for i in range(40))
+    later = "".join(f'{{"rid": {i}, "label": "No", "x": {i}, "channel": "app"}}\n' for i in range(40, 80))
+    (tmp_path / "day1.jsonl").write_text(first)
+    (tmp_path / "day2.jsonl").write_text(later)
+    charter = {"task": {"type": "classification"}}
+
+    def params(source, policy):
+        return load_params({"data.source": str(tmp_path / source), "data.target": "label", "data.id_column": "rid",
+                            "data.sensitive_features": [], "ingest.schema_policy": policy,
+                            "ingest.max_quarantine_share": 1.0}, root)
+
+    assert ingest(params("day1.jsonl", "fail"), charter).contract.version == 1
+    with pytest.raises(IngestError, match=r"added: \['channel'\]"):
+        ingest(params("day2.jsonl", "fail"), charter)
+    res = ingest(params("day2.jsonl", "add"), charter)
+    assert res.contract.version == 2 and res.tables["entities"]["channel"].eq("app").all()

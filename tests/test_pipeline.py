@@ -126,3 +126,25 @@ def test_a_missing_source_fails_the_stage_with_the_file_name_and_a_report(tiny_p
     assert proc.returncode == 1
     assert "missing.csv: file not found" in proc.stderr
     assert "missing.csv: file not found" in (root / "reports" / "02_ingest.html").read_text()
+
+
+@pytest.mark.e2e
+def test_mining_run_ingest_takes_each_local_source_kind(tiny_project):
+    root = tiny_project
+    df = rdata("modeldata", "attrition")
+    for part, rows in (("a", df.iloc[:700]), ("b", df.iloc[700:])):
+        (root / "hr" / f"batch={part}").mkdir(parents=True)
+        rows.to_csv(root / "hr" / f"batch={part}" / "rows.csv", index=False)
+    df.to_csv(root / "hr.csv.gz", index=False)
+    df.to_json(root / "hr.jsonl", orient="records", lines=True)
+    df.to_parquet(root / "hr.parquet")
+    with sqlite3.connect(root / "hr.db") as con:
+        df.to_sql("employees", con, index=False)
+    common = ["--set", "data.target=Attrition", "--set", "data.positive_class=Yes", "--set", "data.id_column=rownames",
+              "--set", "data.sensitive_features=[Gender]", "--set", "data.events.source=null"]
+    for source, extra in (("hr", []), ("hr.csv.gz", []), ("hr.jsonl", []), ("hr.parquet", []),
+                          ("sqlite:///hr.db", ["--set", "data.query=SELECT * FROM employees"])):
+        for stage in ("scope", "ingest"):
+            run(["mining", "run", stage, "--set", f"data.source={source}", *common, *extra], root)
+        ingest = metrics(root, "ingest")
+        assert ingest["rows_in"] == ingest["rows_valid"] == 1470, (source, ingest)

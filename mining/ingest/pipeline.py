@@ -15,8 +15,11 @@ from mining.data import demo
 from mining.ingest import schema as sch
 from mining.ingest.outliers import numeric_columns, outlier_mask
 from mining.ingest.profile import profile
+from mining.ingest.contract import REGISTRY_DIR, Resolved, accept, resolve
 from mining.ingest.files import REJECTED_COLUMNS, IngestError
+from mining.ingest.remote import redact
 from mining.ingest.sources import BUILTIN_DEMO, read_demo, read_source
+from mining.lineage import git_commit
 from mining.project import Params
 
 OUT_DIR = "data/interim"
@@ -30,6 +33,7 @@ class IngestResult:
     counts: dict[str, dict[str, int]]
     check_counts: dict[str, int]
     lineage: list[dict] = field(default_factory=list)
+    contract: Resolved | None = None  # schema version and changes, for inferred schemas
 
     @property
     def totals(self) -> dict[str, int]:
@@ -86,13 +90,18 @@ def ingest(params: Params, charter: dict) -> IngestResult:
         lineage = [lineage]
     else:
         fmt = {"delimiter": data.get("delimiter", ","), "encoding": data.get("encoding", "utf-8")}
-        entities, lin = read_source(data["source"], params.root, **fmt)
+        entities, lin = read_source(data["source"], params.root, query=data.get("query"), **fmt)
         raw, rejected["entities"], lineage = {"entities": entities.frame}, entities.rejected, [lin]
         if data["events"].get("source"):
             events, lin_ev = read_source(data["events"]["source"], params.root, **fmt)
             raw["events"], rejected["events"], lineage = events.frame, events.rejected, lineage + [lin_ev]
 
     schemas = {"entities": entity_schema(params, charter, raw["entities"])}
+    contract = None
+    if not data.get("schema") and data["source"] != BUILTIN_DEMO:  # inferred: held to the stored contract
+        contract = resolve(params.path(REGISTRY_DIR), "entities", schemas["entities"],
+                           params["ingest"]["schema_policy"], redact(data["source"]))
+        schemas["entities"] = contract.schema
     checked = {"entities": sch.validate(raw["entities"], schemas["entities"], "entities", data["source"])}
     if params["ingest"]["outliers"]["action"] == "quarantine":
         roles = {data.get(k) for k in ("id_column", "target", "time_column", "split_column")}
@@ -120,7 +129,7 @@ def ingest(params: Params, charter: dict) -> IngestResult:
         check_counts.update({f"{name}/{k}": v for k, v in res.check_counts.items()})
     quarantine = pd.concat([r.quarantine for r in checked.values()], ignore_index=True)
     result = IngestResult({k: r.valid.drop(columns=sch.ORIGIN) for k, r in checked.items()},
-                          quarantine, schemas, counts, check_counts, lineage)
+                          quarantine, schemas, counts, check_counts, lineage, contract)
     share = result.totals["rows_quarantined"] / max(result.totals["rows_in"], 1)
     limit = float(params["ingest"]["max_quarantine_share"])
     if share > limit:
@@ -128,6 +137,8 @@ def ingest(params: Params, charter: dict) -> IngestResult:
             f"{share:.1%} of rows quarantined, above ingest.max_quarantine_share={limit:.1%} "
             f"(params/ingest.yaml); top reasons: {dict(sorted(check_counts.items(), key=lambda kv: -kv[1])[:5])}; "
             f"see {OUT_DIR}/quarantine.parquet")
+    if contract:
+        accept(contract)
     return result
 
 
@@ -170,6 +181,7 @@ def write_outputs(result: IngestResult, params: Params) -> Path:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    params.path(REGISTRY_DIR).mkdir(parents=True, exist_ok=True)  # the stage's persistent output, even when empty
     result.tables["entities"].to_parquet(out / "entities.parquet", index=False)
     if "events" in result.tables:
         ev = result.tables["events"]
@@ -179,7 +191,10 @@ def write_outputs(result: IngestResult, params: Params) -> Path:
                          partitioning_flavor="hive", existing_data_behavior="overwrite_or_ignore")
     result.quarantine.to_parquet(out / "quarantine.parquet", index=False)
     (out / "schema.json").write_text(json.dumps(result.schema, indent=2, default=str))
-    (out / "lineage.json").write_text(json.dumps({"sources": result.lineage, "counts": result.counts},
+    contract = result.contract and {"version": result.contract.version, "diff": result.contract.diff,
+                                    "warnings": result.contract.warnings}
+    (out / "lineage.json").write_text(json.dumps({"sources": result.lineage, "counts": result.counts,
+                                                  "schema_contract": contract, "code": git_commit(params.root)},
                                                  indent=2, default=str))
     cfg = params["ingest"]["outliers"]
     profiles = {name: profile(t, cfg["method"], float(cfg["k"])) for name, t in result.tables.items()}

@@ -14,6 +14,7 @@ import pandas as pd
 
 from mining.data import demo
 from mining.ingest.files import FileRead, IngestError, read_file
+from mining.ingest.remote import is_remote, is_sql, read_folder, read_remote, read_sql, redact
 
 BUILTIN_DEMO = "builtin:demo"
 
@@ -33,13 +34,35 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_source(uri: str, root: Path, delimiter: str = ",", encoding: str = "utf-8") -> tuple[FileRead, dict]:
-    """The table at `uri` (parsed rows + unparseable ones) and its lineage record (URI, hash, rows)."""
+def read_source(uri: str, root: Path, delimiter: str = ",", encoding: str = "utf-8",
+                query: str | None = None) -> tuple[FileRead, dict]:
+    """The table at `uri` (parsed rows + unparseable ones) and its lineage record.
+
+    `uri` is a local file or folder (relative to the project), a database URL with `query`, or
+    an fsspec URL (s3://, abfs://, gs://, ...).
+    """
     if uri == BUILTIN_DEMO:
         raise IngestError("builtin:demo is read with read_demo(), which also yields the events")
-    path = Path(uri) if Path(uri).is_absolute() else root / uri
+    if is_sql(uri):
+        read = read_sql(uri, query, root)
+        return read, {"uri": redact(uri), "query": query, "sha256": frame_sha256(read.frame), "rows": len(read.frame)}
+    if is_remote(uri):
+        read = read_remote(uri, delimiter, encoding)
+        return read, {"uri": uri, "sha256": frame_sha256(read.frame), "rows": len(read.frame) + len(read.rejected)}
+    path = Path(uri.removeprefix("file://"))
+    path = path if path.is_absolute() else root / path
+    if path.is_dir():
+        read = read_folder(path, delimiter, encoding)
+        files = sorted(set(read.frame["_source"]))
+        digest = hashlib.sha256("".join(file_sha256(Path(f)) for f in files).encode()).hexdigest()
+        return read, {"uri": uri, "files": len(files), "sha256": digest, "rows": len(read.frame) + len(read.rejected)}
     read = read_file(path, delimiter, encoding)
     return read, {"uri": uri, "sha256": file_sha256(path), "rows": len(read.frame) + len(read.rejected)}
+
+
+def frame_sha256(df: pd.DataFrame) -> str:
+    """Content hash of rows read from a database or remote object (no local file to hash)."""
+    return hashlib.sha256(pd.util.hash_pandas_object(df.drop(columns=["_source"]), index=False).values.tobytes()).hexdigest()
 
 
 def read_demo(spec: demo.DemoSpec) -> tuple[dict[str, pd.DataFrame], dict]:

@@ -1,0 +1,97 @@
+"""Every source kind behind read_source: folder, SQLite, DuckDB, PostgreSQL, fsspec URL."""
+
+import os
+import socket
+import sqlite3
+
+import duckdb
+import fsspec
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from mining.ingest.files import IngestError
+from mining.ingest.sources import read_source
+
+ROWS = pd.DataFrame({"id": ["a", "b", "c"], "age": [30, 40, 50]})
+
+
+def test_folder_of_partitioned_files(tmp_path):
+    for month, part in (("2026-01", ROWS.head(2)), ("2026-02", ROWS.tail(1))):
+        d = tmp_path / "src" / f"month={month}"
+        d.mkdir(parents=True)
+        part.to_csv(d / "part.csv", index=False)
+    (tmp_path / "src" / "README.txt.bak").write_text("ignored")
+    read, lineage = read_source("src", tmp_path)
+    assert read.frame["id"].tolist() == ["a", "b", "c"]
+    assert read.frame["month"].tolist() == ["2026-01", "2026-01", "2026-02"]
+    assert read.frame["_source"].str.endswith("part.csv").all() and read.frame["_row"].tolist() == [2, 3, 2]
+    assert lineage["files"] == 2 and len(lineage["sha256"]) == 64
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(IngestError, match="folder holds no .csv, .parquet or .jsonl file"):
+        read_source("empty", tmp_path)
+
+
+def test_sqlite_query(tmp_path):
+    with sqlite3.connect(tmp_path / "crm.db") as con:
+        ROWS.to_sql("customers", con, index=False)
+    read, lineage = read_source("sqlite:///crm.db", tmp_path, query="SELECT * FROM customers WHERE age > 35")
+    assert read.frame["id"].tolist() == ["b", "c"] and read.frame["_row"].tolist() == [1, 2]
+    assert lineage["query"].startswith("SELECT") and lineage["rows"] == 2
+    with pytest.raises(IngestError, match="needs data.query"):
+        read_source("sqlite:///crm.db", tmp_path)
+    with pytest.raises(IngestError, match=r"sqlite:///crm.db: query failed: .*no such table: nope"):
+        read_source("sqlite:///crm.db", tmp_path, query="SELECT * FROM nope")
+    with pytest.raises(IngestError, match="the query returned no rows"):
+        read_source("sqlite:///crm.db", tmp_path, query="SELECT * FROM customers WHERE age > 99")
+
+
+def test_duckdb_query(tmp_path):
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        con.execute("CREATE TABLE customers AS SELECT * FROM ROWS")
+    read, _ = read_source("duckdb:///wh.duckdb", tmp_path, query="SELECT id, age FROM customers ORDER BY id")
+    assert read.frame["age"].tolist() == [30, 40, 50]
+    with pytest.raises(IngestError, match="DuckDB file .* not found"):
+        read_source("duckdb:///nope.duckdb", tmp_path, query="SELECT 1")
+
+
+def test_credentials_come_from_the_environment_and_stay_out_of_lineage(tmp_path, monkeypatch):
+    with sqlite3.connect(tmp_path / "crm.db") as con:
+        ROWS.to_sql("customers", con, index=False)
+    monkeypatch.setenv("CRM_DB", "crm.db")
+    read, lineage = read_source("sqlite:///${CRM_DB}", tmp_path, query="SELECT * FROM customers")
+    assert len(read.frame) == 3 and lineage["uri"] == "sqlite:///${CRM_DB}"
+    monkeypatch.delenv("CRM_DB")
+    with pytest.raises(IngestError, match=r"needs \$\{CRM_DB\} but it is not set in the environment"):
+        read_source("sqlite:///${CRM_DB}", tmp_path, query="SELECT 1")
+
+
+def test_fsspec_url_is_read_like_a_local_file(tmp_path):
+    with fsspec.open("memory://bucket/customers.parquet", "wb") as fh:
+        ROWS.to_parquet(fh)
+    read, lineage = read_source("memory://bucket/customers.parquet", tmp_path)
+    assert read.frame["id"].tolist() == ["a", "b", "c"]
+    assert (read.frame["_source"] == "memory://bucket/customers.parquet").all() and lineage["rows"] == 3
+    with pytest.raises(IngestError, match="memory://bucket/missing.csv: object not found"):
+        read_source("memory://bucket/missing.csv", tmp_path)
+
+
+def test_postgresql_query():
+    url = os.environ.get("MINING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    u = sa.engine.make_url(url)
+    try:
+        socket.create_connection((u.host, u.port or 5432), timeout=1).close()
+    except OSError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432, and CI must run this test")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (set MINING_TEST_POSTGRES_URL)")
+    engine = sa.create_engine(url)
+    with engine.begin() as con:
+        ROWS.to_sql("test_ingest_customers", con, if_exists="replace", index=False)
+    try:
+        read, lineage = read_source(url, None, query="SELECT * FROM test_ingest_customers ORDER BY id")
+        assert read.frame["id"].tolist() == ["a", "b", "c"] and lineage["rows"] == 3
+    finally:
+        with engine.begin() as con:
+            con.execute(sa.text("DROP TABLE test_ingest_customers"))
+        engine.dispose()
