@@ -21,7 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="FILE.KEY=VALUE",
                      help="override a value of params/FILE.yaml for this run (repeatable)")
     sub.add_parser("strip", help="write output-free copies of the notebooks to build/notebooks (DVC deps)")
+    sub.add_parser("stream", help="ingest the new JSON-lines files of ingest.stream.inbox as one micro-batch")
     args = parser.parse_args(argv)
+    if args.command == "stream":
+        return stream_once()
     if args.command == "strip":
         for path in write_stripped(project_root()):
             print(path)
@@ -35,6 +38,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mining: {exc}", file=sys.stderr)
         return 1
     print(f"{args.stage}: report {result.report.relative_to(root)}")
+    return 0
+
+
+def stream_once() -> int:
+    """One micro-batch of params/ingest.yaml `stream` (run it from cron or a scheduler)."""
+    from mining.ingest.files import IngestError
+    from mining.ingest.pipeline import events_schema
+    from mining.ingest.stream import run_batch
+
+    params = load_params(root=project_root())
+    cfg = params["ingest"]["stream"]
+    try:
+        res = run_batch(params.path(cfg["inbox"]), params.path(cfg["out"]), events_schema(params),
+                        max_files=cfg.get("max_files"))
+    except IngestError as exc:
+        print(f"mining: {exc}", file=sys.stderr)
+        return 1
+    if res.batch is None:
+        print("stream: no new file")
+    else:
+        print(f"stream: batch {res.batch}: {len(res.files)} files, {res.rows_in} rows in = {res.rows_valid} valid + "
+              f"{res.rows_quarantined} quarantined")
     return 0
 
 

@@ -1,0 +1,90 @@
+"""Micro-batch ingestion: new files only, exactly once, and a killed run leaves no partial batch."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from mining.ingest.stream import STAGING, published, read_published, run_batch
+
+SCHEMA = {"device": {"type": "string", "required": True}, "t": {"type": "datetime", "required": True},
+          "temp": {"type": "float", "min": -50, "max": 150}}
+
+
+def drop(inbox: Path, name: str, start: int, n: int, bad: str = "") -> None:
+    lines = [json.dumps({"device": f"d{i % 7}", "t": f"2026-01-01T00:{i % 60:02d}:00Z", "temp": 20 + i % 5,
+                         "seq": i}) for i in range(start, start + n)]
+    (inbox / name).write_text("\n".join(lines) + "\n" + bad)
+
+
+def test_each_run_takes_only_new_files_and_counts_reconcile(tmp_path):
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    drop(inbox, "001.jsonl", 0, 100)
+    drop(inbox, "002.jsonl", 100, 100, bad='{"device": "d1", "t": "2026-01-01T00:00:00Z", "temp": 999}\nnot json\n')
+    first = run_batch(inbox, out, SCHEMA)
+    assert first.batch == 1 and first.files == ["001.jsonl", "002.jsonl"]
+    assert (first.rows_in, first.rows_valid, first.rows_quarantined) == (202, 200, 2)
+    assert run_batch(inbox, out, SCHEMA).batch is None  # nothing new
+    drop(inbox, "003.jsonl", 200, 50)
+    second = run_batch(inbox, out, SCHEMA)
+    assert second.batch == 2 and second.files == ["003.jsonl"]
+    rows = read_published(out)
+    assert sorted(rows["seq"]) == list(range(250)) and rows.groupby("batch").size().to_dict() == {1: 200, 2: 50}
+
+
+SCRIPT = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from pathlib import Path
+    from test_stream import SCHEMA
+    from mining.ingest.stream import run_batch
+    run_batch(Path({inbox!r}), Path({out!r}), SCHEMA, on_file=lambda p: time.sleep(0.5))
+""")
+
+
+def test_a_run_killed_mid_batch_leaves_no_partial_batch_and_the_next_takes_every_record_once(tmp_path):
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    for k in range(6):
+        drop(inbox, f"{k:03d}.jsonl", 1000 * k, 500)
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT.format(tests=str(Path(__file__).parent), inbox=str(inbox), out=str(out)))
+    proc = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (out / STAGING).exists():
+        time.sleep(0.05)
+    time.sleep(0.8)  # one or two files into the batch
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (out / STAGING).exists() and published(out) == []  # killed mid-batch: nothing published
+    result = run_batch(inbox, out, SCHEMA)
+    assert result.batch == 1 and len(result.files) == 6 and not (out / STAGING).exists()
+    rows = read_published(out)
+    assert len(rows) == 3000 and rows["seq"].is_unique
+    assert run_batch(inbox, out, SCHEMA).batch is None
+
+
+def test_mining_stream_command(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from mining.cli import main
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "params", tmp_path / "params")
+    monkeypatch.setenv("MINING_PROJECT_ROOT", str(tmp_path))
+    inbox = tmp_path / "data" / "inbox"
+    inbox.mkdir(parents=True)
+    events = [{"customer_id": "C1", "event_time": "2026-01-05 10:00:00", "event_type": "atm", "channel": "mobile",
+               "amount": 40.0}, {"customer_id": "C2", "event_time": "2026-01-05 11:00:00", "event_type": "fee",
+                                 "channel": None, "amount": -3.0}]
+    (inbox / "2026-01-05.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    assert main(["stream"]) == 0
+    assert "batch 1: 1 files, 2 rows in = 1 valid + 1 quarantined" in capsys.readouterr().out
+    assert main(["stream"]) == 0 and "no new file" in capsys.readouterr().out
