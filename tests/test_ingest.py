@@ -246,3 +246,39 @@ def test_a_later_run_is_checked_against_the_first_accepted_schema(tmp_path):
         ingest(params("day2.jsonl", "fail"), charter)
     res = ingest(params("day2.jsonl", "add"), charter)
     assert res.contract.version == 2 and res.tables["entities"]["channel"].eq("app").all()
+
+
+def test_personal_columns_are_pseudonymised_consistently_across_tables(monkeypatch):
+    from mining.ingest.privacy import pseudonymise
+
+    tables = {"entities": pd.DataFrame({"customer_id": ["C1", "C2", None], "age": [30, 40, 50]}),
+              "events": pd.DataFrame({"customer_id": ["C2", "C2", "C1"], "amount": [1.0, 2.0, 3.0]})}
+    monkeypatch.delenv("TEST_PSEUDO_KEY", raising=False)
+    with pytest.raises(IngestError, match=r"\$TEST_PSEUDO_KEY is not set"):
+        pseudonymise({k: v.copy() for k, v in tables.items()}, ["customer_id"], "TEST_PSEUDO_KEY")
+    monkeypatch.setenv("TEST_PSEUDO_KEY", "k1")
+    done = pseudonymise(tables, ["customer_id", "email"], "TEST_PSEUDO_KEY")
+    assert done == {"entities": ["customer_id"], "events": ["customer_id"]}
+    ent, ev = tables["entities"]["customer_id"], tables["events"]["customer_id"]
+    assert ent[0] == ev[2] and ent[1] == ev[0] and pd.isna(ent[2]) and len(ent[0]) == 32 and "C1" not in ent[0]
+    monkeypatch.setenv("TEST_PSEUDO_KEY", "k2")
+    other = {"e": pd.DataFrame({"customer_id": ["C1"]})}
+    pseudonymise(other, ["customer_id"], "TEST_PSEUDO_KEY")
+    assert other["e"]["customer_id"][0] != ent[0]  # another key, another pseudonym
+
+
+def test_ingest_pseudonymises_unless_the_charter_allows(tmp_path, monkeypatch):
+    from mining.ingest.pipeline import ingest
+    from mining.project import load_params
+
+    root = Path(__file__).resolve().parents[1]
+    f = write_csv(tmp_path / "p.csv", "rid,email,label\n" + "".join(f"{i},u{i}@x.org,{'Yes' if i % 2 else 'No'}\n"
+                                                                   for i in range(30)))
+    monkeypatch.setenv("MINING_PSEUDONYM_KEY", "secret")
+    params = load_params({"data.source": str(f), "data.target": "label", "data.id_column": "rid",
+                          "data.sensitive_features": [], "ingest.pseudonymise.columns": ["email", "rid"]}, root)
+    res = ingest(params, {"task": {"type": "classification"}, "personal_data_allowed": ["rid"]})
+    ent = res.tables["entities"]
+    assert res.pseudonymised == {"entities": ["email"]}
+    assert not ent["email"].str.contains("@").any() and ent["email"].is_unique
+    assert ent["rid"].tolist() == list(range(30))  # allowed by the charter: left as is

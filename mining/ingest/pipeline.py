@@ -14,6 +14,7 @@ import pyarrow.dataset as ds
 from mining.data import demo
 from mining.ingest import schema as sch
 from mining.ingest.outliers import numeric_columns, outlier_mask
+from mining.ingest.privacy import pseudonymise
 from mining.ingest.profile import profile
 from mining.ingest.contract import REGISTRY_DIR, Resolved, accept, resolve
 from mining.ingest.files import REJECTED_COLUMNS, IngestError
@@ -34,6 +35,7 @@ class IngestResult:
     check_counts: dict[str, int]
     lineage: list[dict] = field(default_factory=list)
     contract: Resolved | None = None  # schema version and changes, for inferred schemas
+    pseudonymised: dict[str, list[str]] = field(default_factory=dict)  # table -> personal columns hashed
 
     @property
     def totals(self) -> dict[str, int]:
@@ -137,6 +139,10 @@ def ingest(params: Params, charter: dict) -> IngestResult:
             f"{share:.1%} of rows quarantined, above ingest.max_quarantine_share={limit:.1%} "
             f"(params/ingest.yaml); top reasons: {dict(sorted(check_counts.items(), key=lambda kv: -kv[1])[:5])}; "
             f"see {OUT_DIR}/quarantine.parquet")
+    privacy = params["ingest"]["pseudonymise"]
+    allowed = set(charter.get("personal_data_allowed") or [])
+    result.pseudonymised = pseudonymise(result.tables, [c for c in privacy["columns"] if c not in allowed],
+                                        privacy["key_env"])
     if contract:
         accept(contract)
     return result
@@ -194,7 +200,8 @@ def write_outputs(result: IngestResult, params: Params) -> Path:
     contract = result.contract and {"version": result.contract.version, "diff": result.contract.diff,
                                     "warnings": result.contract.warnings}
     (out / "lineage.json").write_text(json.dumps({"sources": result.lineage, "counts": result.counts,
-                                                  "schema_contract": contract, "code": git_commit(params.root)},
+                                                  "schema_contract": contract, "pseudonymised": result.pseudonymised,
+                                                  "code": git_commit(params.root)},
                                                  indent=2, default=str))
     cfg = params["ingest"]["outliers"]
     profiles = {name: profile(t, cfg["method"], float(cfg["k"])) for name, t in result.tables.items()}
