@@ -75,3 +75,14 @@ def test_split_by_time_holds_out_the_latest_window():
 def test_split_column_fixes_the_holdout():
     df = pd.DataFrame({"fold": ["train", "test", "train"]})
     assert assign_split(df, None, fraction=0.5, seed=0, split_column="fold").tolist() == ["train", "test", "train"]
+
+
+def test_history_features_do_not_depend_on_event_row_order():
+    rng = np.random.default_rng(0)
+    ev = pd.DataFrame({"id": rng.choice([f"c{i}" for i in range(50)], 20_000),
+                       "t": CUTOFF - pd.to_timedelta(rng.integers(1, 400 * 86_400, 20_000), unit="s"),
+                       "amount": rng.lognormal(3, 1, 20_000), "kind": rng.choice(["a", "b"], 20_000)})
+    kw = dict(id_col="id", time_col="t", cutoff=CUTOFF, windows_days=[30, 365], amount_col="amount", category_col="kind")
+    ids = pd.Series([f"c{i}" for i in range(50)])
+    pd.testing.assert_frame_equal(history_features(ev, ids, **kw),
+                                  history_features(ev.sample(frac=1, random_state=1), ids, **kw), check_exact=True)

@@ -9,8 +9,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 from mining.ingest.stream import STAGING, published, read_published, run_batch
 
 SCHEMA = {"device": {"type": "string", "required": True}, "t": {"type": "datetime", "required": True},

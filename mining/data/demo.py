@@ -157,7 +157,6 @@ def _calibrate_intercept(logit: np.ndarray, rate: float) -> float:
 def _events(spec: DemoSpec, customers: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     cutoff = pd.Timestamp(spec.cutoff)
     start = cutoff - pd.DateOffset(months=spec.history_months)
-    end = cutoff + pd.Timedelta(days=spec.horizon_days)
     n = len(customers)
     start_i = np.maximum(customers["signup_date"].to_numpy(), start.to_datetime64())
     churn_day = np.where(customers["churned"].to_numpy() == 1,

@@ -16,7 +16,8 @@ def history_features(events: pd.DataFrame, ids: pd.Series, *, id_col: str, time_
     """One row per id in `ids` (same order); ids without history get zero counts and NaN recency."""
     cutoff = pd.Timestamp(cutoff)
     past = events.loc[events[time_col] < cutoff, [c for c in (id_col, time_col, amount_col, category_col) if c]]
-    past = past[past[id_col].isin(ids)]
+    # A fixed row order: float sums depend on it, and a parallel Parquet scan does not fix one
+    past = past[past[id_col].isin(ids)].sort_values([c for c in (id_col, time_col, amount_col) if c], kind="stable")
     out = pd.DataFrame(index=pd.Index(ids.astype(str), name=id_col))
     age = (cutoff - past[time_col]).dt.total_seconds() / 86_400
     out["days_since_last_event"] = age.groupby(past[id_col], observed=True).min()
