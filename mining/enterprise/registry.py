@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from mining.lineage import content_hash
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS model_versions (
     name TEXT NOT NULL, version TEXT NOT NULL, stage TEXT NOT NULL, registered_at TEXT NOT NULL,
@@ -46,3 +48,17 @@ def versions(db: Path, name: str | None = None) -> pd.DataFrame:
         q = "SELECT name, version, stage, registered_at, model_type, git_commit, data_sha256 FROM model_versions"
         return pd.read_sql_query(q + (" WHERE name = ?" if name else "") + " ORDER BY registered_at DESC",
                                  con, params=(name,) if name else None)
+
+
+def lineage_record(meta: dict, params: dict, interim: Path, metrics: dict) -> dict:
+    """What traces a model version back: code, params, sources with hashes and counts, data and
+    feature hashes, and its evaluation metrics."""
+    sources = json.loads((interim / "lineage.json").read_text())
+    return {
+        "model": {"type": meta["model"], "task": meta.get("task", "classification"),
+                  "version": meta["model_sha256"][:12], "sha256": meta["model_sha256"]},
+        "code": meta["code"], "params": params,
+        "data": {"sources": sources["sources"], "counts": sources["counts"], "sha256": content_hash(interim)},
+        "features_sha256": meta["features_sha256"],
+        "metrics": metrics,
+    }
