@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from mining.sandbox import make_sandbox, set_params
 
@@ -26,3 +29,17 @@ def make_project(dest: Path) -> Path:
 @pytest.fixture
 def tiny_project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "project")
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """The local PostgreSQL (trust auth, database test); skipped when unreachable, except under CI."""
+    url = os.environ.get("MINING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    u = sa.engine.make_url(url)
+    try:
+        socket.create_connection((u.host, u.port or 5432), timeout=1).close()
+    except OSError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is not reachable at {u.host}:{u.port or 5432}, and CI must run this test")
+        pytest.skip(f"PostgreSQL is not reachable at {u.host}:{u.port or 5432} (set MINING_TEST_POSTGRES_URL)")
+    return url

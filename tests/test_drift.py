@@ -48,3 +48,14 @@ def test_score_drift_and_retrain_rules():
     assert d["retrain"] and len(d["reasons"]) == 1 and "max_prediction_psi" in d["reasons"][0]
     calm = retrain_decision(drift, score_drift(ref, ref), auc_drop=0.0, mon=rules)
     assert not calm["retrain"]
+
+
+def test_prediction_drift_follows_the_model_kind():
+    from mining.monitor.drift import prediction_drift
+
+    seg = prediction_drift(True, np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]))
+    assert seg["reference_shares"] == [0.5, 0.5] and seg["current_shares"] == [0.25, 0.75]
+    assert seg["mean_shift"] == pytest.approx(0.25) and seg["psi"] > 0
+    rng = np.random.default_rng(0)
+    ref = rng.beta(2, 8, 2000)
+    assert prediction_drift(False, ref, ref)["psi"] == pytest.approx(0, abs=1e-9)

@@ -1,6 +1,3 @@
-import os
-import socket
-
 import joblib
 import numpy as np
 import pandas as pd
@@ -97,22 +94,8 @@ def test_warehouse_export_to_sqlite_replaces_the_table(tmp_path):
     assert redacted("postgresql://u:secret@h/db") == "postgresql://u:***@h/db"
 
 
-def _postgres_url() -> str | None:
-    url = os.environ.get("MINING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    host, port = sa.engine.make_url(url).host, sa.engine.make_url(url).port or 5432
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-        return url
-    except OSError:
-        return None
-
-
-def test_warehouse_export_to_postgresql():
-    url = _postgres_url()
-    if url is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432, and CI must run this test")
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (set MINING_TEST_POSTGRES_URL)")
+def test_warehouse_export_to_postgresql(postgres_url):
+    url = postgres_url
     df = pd.DataFrame({"id": [f"c{i}" for i in range(500)], "segment": np.arange(500) % 4,
                        "scored_at": pd.Timestamp("2026-01-01", tz="UTC")})
     assert export_table(df, url, "test_customer_segments") == 500

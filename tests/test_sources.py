@@ -1,7 +1,5 @@
 """Every source kind behind read_source: folder, SQLite, DuckDB, PostgreSQL, fsspec URL."""
 
-import os
-import socket
 import sqlite3
 
 import duckdb
@@ -76,15 +74,8 @@ def test_fsspec_url_is_read_like_a_local_file(tmp_path):
         read_source("memory://bucket/missing.csv", tmp_path)
 
 
-def test_postgresql_query():
-    url = os.environ.get("MINING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    u = sa.engine.make_url(url)
-    try:
-        socket.create_connection((u.host, u.port or 5432), timeout=1).close()
-    except OSError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432, and CI must run this test")
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (set MINING_TEST_POSTGRES_URL)")
+def test_postgresql_query(postgres_url):
+    url = postgres_url
     engine = sa.create_engine(url)
     with engine.begin() as con:
         ROWS.to_sql("test_ingest_customers", con, if_exists="replace", index=False)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import silhouette_score
 
-from mining.monitor.drift import psi
+from mining.monitor.drift import segment_drift
 
 
 def holdout_silhouette(model, X: pd.DataFrame, sample: int, seed: int) -> float:
@@ -16,14 +16,10 @@ def holdout_silhouette(model, X: pd.DataFrame, sample: int, seed: int) -> float:
     return float(silhouette_score(Z[s], labels[s])) if len(np.unique(labels[s])) > 1 else float("nan")
 
 
-def shares(labels: np.ndarray, k: int) -> np.ndarray:
-    return np.bincount(np.asarray(labels, dtype=int), minlength=k) / max(len(labels), 1)
-
-
 def share_stability(train_labels: np.ndarray, test_labels: np.ndarray, k: int) -> dict:
     """Segment shares on training vs held-out rows; PSI near 0 means the segments generalise."""
-    a, b = shares(train_labels, k), shares(test_labels, k)
-    return {"psi": psi(a, b), "train_shares": a.tolist(), "holdout_shares": b.tolist()}
+    d = segment_drift(train_labels, test_labels, k)
+    return {"psi": d["psi"], "train_shares": d["reference_shares"], "holdout_shares": d["current_shares"]}
 
 
 def composition(labels: np.ndarray, groups: pd.Series) -> tuple[pd.DataFrame, float]:

@@ -89,10 +89,18 @@ def score_drift(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> d
             "ks_pvalue": float(stats.ks_2samp(reference, current).pvalue)}
 
 
-def segment_drift(reference: np.ndarray, current: np.ndarray) -> dict:
+def segment_shares(labels: np.ndarray, k: int) -> np.ndarray:
+    return np.bincount(np.asarray(labels, dtype=int), minlength=k) / max(len(labels), 1)
+
+
+def segment_drift(reference: np.ndarray, current: np.ndarray, k: int | None = None) -> dict:
     """Prediction drift of a segmenter: PSI of the segment shares and the largest share change."""
-    k = int(max(np.max(reference), np.max(current))) + 1
-    ref = np.bincount(np.asarray(reference, dtype=int), minlength=k) / len(reference)
-    cur = np.bincount(np.asarray(current, dtype=int), minlength=k) / len(current)
+    k = k or int(max(np.max(reference), np.max(current))) + 1
+    ref, cur = segment_shares(reference, k), segment_shares(current, k)
     return {"psi": psi(ref, cur), "reference_shares": ref.tolist(), "current_shares": cur.tolist(),
             "mean_shift": float(np.max(np.abs(cur - ref)))}
+
+
+def prediction_drift(segmenter: bool, reference: np.ndarray, current: np.ndarray) -> dict:
+    """Drift of what the model outputs: segment shares for a segmenter, the score distribution otherwise."""
+    return segment_drift(reference, current) if segmenter else score_drift(reference, current)
