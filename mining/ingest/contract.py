@@ -4,36 +4,44 @@ checked against it, and changes (added, removed, retyped columns) follow `ingest
 `add` accepts additions and removals as a new schema version, `warn` does the same and says so in
 the report and metrics, `fail` stops the stage naming every change. A retyped column is never
 silently accepted: under add/warn its values are checked against the stored type (rows that do not
-fit go to quarantine), under fail the stage stops.
+fit go to quarantine), under fail the stage stops. A field that appears part-way through a source
+(a JSON log that gained it) opens a new version for the rows from there on; every row is written
+with the version it was checked against (`_schema_version`), so old and new rows share one table.
+A declared schema (params, or the demo's own) is recorded too, as a new version whenever the
+declaration changes, without a policy: it is the user's own decision.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 from mining.ingest.files import IngestError
 
 REGISTRY_DIR = "data/schemas"  # a persistent output of the ingest stage
 POLICIES = ("add", "warn", "fail")
+VERSION_COLUMN = "_schema_version"
 
 
 @dataclass
 class Resolved:
-    schema: dict[str, dict]  # what this run's rows are checked against
+    schema: dict[str, dict]  # what this run's rows are (now) checked against
     version: int
     diff: dict = field(default_factory=dict)  # added / removed / retyped, against the stored version
     warnings: list[str] = field(default_factory=list)
-    pending: tuple | None = None  # (path, history, columns, source, diff) to store once the run is accepted
+    policy: str = "warn"  # or "declared": the schema is the user's own, recorded without a policy
+    path: Path | None = None
+    source: str = ""
+    pending: list = field(default_factory=list)  # versions to store once the run is accepted: (columns, diff)
 
 
 def accept(resolved: Resolved) -> None:
-    """Store the run's schema version: called only when the run passed every check."""
-    if resolved.pending:
-        _store(*resolved.pending)
-        resolved.pending = None
+    """Store the run's new schema version(s): called only when the run passed every check."""
+    for columns, diff in resolved.pending:
+        _store(resolved.path, columns, resolved.source, diff)
+    resolved.pending = []
 
 
 def schema_diff(stored: dict[str, dict], current: dict[str, dict]) -> dict:
@@ -50,38 +58,68 @@ def _widening(old: str, new: str) -> bool:
     return (old, new) in {("int", "float"), ("category", "string"), ("string", "category")}
 
 
-def resolve(registry: Path, table: str, inferred: dict[str, dict], policy: str, source: str) -> Resolved:
+def _history(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["versions"] if path.exists() else []
+
+
+def resolve(registry: Path, table: str, inferred: dict[str, dict], policy: str, source: str,
+            declared: bool = False) -> Resolved:
     """The schema for this run; a new version (first run, or a change the policy accepts) is pending
     until `accept`."""
     if policy not in POLICIES:
         raise IngestError(f"ingest.schema_policy={policy!r}: expected one of {POLICIES}")
     path = registry / f"{table}.json"
-    history = json.loads(path.read_text())["versions"] if path.exists() else []
+    history = _history(path)
+    base = dict(policy="declared" if declared else policy, path=path, source=source)
     if not history:
-        return Resolved(inferred, 1, pending=(path, history, inferred, source, {}))
-    stored = history[-1]["columns"]
+        return Resolved(inferred, 1, pending=[(inferred, {})], **base)
+    stored, version = history[-1]["columns"], history[-1]["version"]
+    if declared:
+        if stored == inferred:
+            return Resolved(stored, version, **base)
+        diff = schema_diff(stored, inferred)
+        return Resolved(inferred, version + 1, diff, pending=[(inferred, diff)], **base)
     diff = schema_diff(stored, inferred)
     if not any(diff.values()):
-        return Resolved(stored, history[-1]["version"], diff)
+        return Resolved(stored, version, diff, **base)
     change = "; ".join(f"{k}: {v}" for k, v in diff.items() if v)
     if policy == "fail":
-        raise IngestError(f"{source}: schema of {table} changed against version {history[-1]['version']} "
+        raise IngestError(f"{source}: schema of {table} changed against version {version} "
                           f"({change}) and ingest.schema_policy is fail; see {path}")
     schema = {c: dict(s) for c, s in stored.items()}
     for c in diff["added"]:
         schema[c] = {**inferred[c], "required": False}
     for c in diff["removed"]:
         schema[c] = {**schema[c], "required": False, "retired": True}
-    warnings = [f"schema of {table} changed ({change}): stored as version {history[-1]['version'] + 1}"]
+    warnings = [f"schema of {table} changed ({change}): stored as version {version + 1}"]
     if diff["retyped"]:
         warnings.append(f"retyped columns keep their stored type; values that do not fit are quarantined: "
                         f"{sorted(diff['retyped'])}")
-    return Resolved(schema, history[-1]["version"] + 1, diff, warnings if policy == "warn" or diff["retyped"] else [],
-                    pending=(path, history, schema, source, diff))
+    return Resolved(schema, version + 1, diff, warnings if policy == "warn" or diff["retyped"] else [],
+                    pending=[(schema, diff)], **base)
 
 
-def _store(path: Path, history: list, columns: dict, source: str, diff: dict) -> None:
+def extend(resolved: Resolved, inferred: dict[str, dict], table: str, source: str) -> bool:
+    """Columns first seen in a later chunk (a field a JSON log gained part-way): a new schema version,
+    under the same policy, for the rows from here on. True when the schema changed."""
+    added = {c: s for c, s in inferred.items() if c not in resolved.schema}
+    if not added:
+        return False
+    if resolved.policy == "fail":
+        raise IngestError(f"{source}: schema of {table} changed against version {resolved.version} "
+                          f"(added: {sorted(added)}) and ingest.schema_policy is fail")
+    resolved.schema = {**resolved.schema, **{c: {**s, "required": False} for c, s in added.items()}}
+    resolved.version += 1
+    resolved.diff = {**resolved.diff, "added": sorted({*resolved.diff.get("added", []), *added})}
+    resolved.warnings.append(f"schema of {table} changed in {source} (added: {sorted(added)}): its rows from "
+                             f"there on are version {resolved.version}")
+    resolved.pending.append((resolved.schema, {"added": sorted(added), "removed": [], "retyped": {}}))
+    return True
+
+
+def _store(path: Path, columns: dict, source: str, diff: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    history.append({"version": len(history) + 1, "accepted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    history = _history(path)
+    history.append({"version": len(history) + 1, "accepted_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     "source": source, "diff": diff, "columns": columns})
     path.write_text(json.dumps({"table": path.stem, "versions": history}, indent=2, default=str))

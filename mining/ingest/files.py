@@ -1,10 +1,11 @@
-"""Reading one file, telling whole-file problems (the stage stops) from bad rows (quarantined).
+"""Reading one file in bounded memory, telling whole-file problems (the stage stops) from bad rows.
 
-Whole-file problems name the file and what was expected: missing, empty, header only, a
-delimiter other than the configured one, bytes that are not in the configured encoding (with
-their offset), a truncated or corrupt gzip stream. Rows that cannot be parsed (a CSV row with too
-few or too many fields, a JSON line that does not parse) are returned with their line number
-and reason, for the quarantine: nothing is dropped silently.
+Files are read block by block (`iter_file` yields `Chunk`s of parsed rows), so a 10 M-row source
+never sits in memory whole. Whole-file problems name the file and what was expected: missing,
+empty, header only, a delimiter other than the configured one, bytes that are not in the
+configured encoding (with their offset), a truncated or corrupt gzip stream. Rows that cannot be
+parsed (a CSV row with too few or too many fields, a JSON line that does not parse) are returned
+with their line number and reason, for the quarantine: nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -12,14 +13,19 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import io
 import json
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
 
 
 class IngestError(RuntimeError):
@@ -32,8 +38,11 @@ class FileRead:
     rejected: pd.DataFrame  # unparseable rows: source, row, reasons, record (the raw text)
 
 
+Chunk = FileRead  # one block of a file: the same two parts
+
 REJECTED_COLUMNS = ["source", "row", "reasons", "record"]
 DELIMITERS = ",;\t|"
+BLOCK_BYTES = 32 << 20  # bytes of text parsed at a time: bounds memory whatever the file's size
 
 
 def _open_text(path: Path):
@@ -41,7 +50,9 @@ def _open_text(path: Path):
 
 
 def check_stream(path: Path, encoding: str, chunk: int = 1 << 20) -> None:
-    """Decode the whole file once: a truncated gzip or a bad byte stops here with its offset."""
+    """Decode the whole file: a truncated gzip or a bad byte stops here with its offset.
+
+    Called only once a fast reader has failed, to say exactly where and why."""
     decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
     try:
@@ -60,24 +71,51 @@ def check_stream(path: Path, encoding: str, chunk: int = 1 << 20) -> None:
 
 
 def _header(path: Path, encoding: str) -> str:
-    with _open_text(path) as fh:
-        return fh.readline().decode(encoding, errors="replace").rstrip("\r\n")
+    try:
+        with _open_text(path) as fh:
+            return fh.readline().decode(encoding, errors="replace").rstrip("\r\n")
+    except (EOFError, gzip.BadGzipFile, zlib.error):
+        check_stream(path, encoding)
+        raise
 
 
-def check_delimiter(path: Path, delimiter: str, encoding: str) -> None:
-    """A header that splits into one column on `delimiter` but several on another is a wrong delimiter."""
+def check_delimiter(path: Path, delimiter: str, encoding: str) -> list[str]:
+    """The header's column names; a header that is one column on `delimiter` but several on
+    another is a wrong delimiter."""
     header = _header(path, encoding)
-    if len(next(csv.reader([header], delimiter=delimiter))) > 1:
-        return
+    if not header.strip():
+        raise IngestError(f"{path}: file is empty (expected a header and rows)")
+    names = next(csv.reader([header], delimiter=delimiter))
+    if len(names) > 1:
+        return names
     for other in DELIMITERS.replace(delimiter, ""):
         if len(next(csv.reader([header], delimiter=other))) > 1:
             raise IngestError(f"{path}: header {header[:80]!r} has one column when split on {delimiter!r} but "
                               f"several on {other!r}; set data.delimiter: {other!r} or fix the file")
+    return names
 
 
-def read_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8") -> FileRead:
-    check_stream(path, encoding)
-    check_delimiter(path, delimiter, encoding)
+def _lines_for(start: int, n: int, rejected: np.ndarray) -> np.ndarray:
+    """Line numbers of `n` parsed rows from line `start` on, skipping the lines rejected there."""
+    lines = np.arange(start, start + n + len(rejected))
+    return lines[~np.isin(lines, rejected)][:n]
+
+
+def _with_origin(df: pd.DataFrame, source: str, rows: np.ndarray) -> pd.DataFrame:
+    df.insert(0, "_row", rows.astype("int64"))
+    df.insert(0, "_source", source)
+    return df
+
+
+def _rejected(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=REJECTED_COLUMNS)
+
+
+def iter_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8",
+             block_bytes: int = BLOCK_BYTES) -> Iterator[Chunk]:
+    """CSV blocks, every column as text (types are the schema's business, so that one bad value
+    in row 9,000,000 is quarantined instead of failing the read)."""
+    names = check_delimiter(path, delimiter, encoding)
     bad: list[dict] = []
 
     def reject(row) -> str:
@@ -85,72 +123,150 @@ def read_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8") -> FileR
                     "reasons": f"parse: {row.actual_columns} fields, expected {row.expected_columns}"})
         return "skip"
 
+    opts = dict(read_options=pacsv.ReadOptions(use_threads=False, encoding=encoding, block_size=block_bytes),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=reject),
+                convert_options=pacsv.ConvertOptions(strings_can_be_null=True,
+                                                     column_types={n: pa.string() for n in names}))
+    next_line = 2  # line 1 is the header
     try:  # single-threaded so that the parser knows each bad row's line number
-        table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(use_threads=False, encoding=encoding),
-                               parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=reject),
-                               convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
-    except pa.ArrowInvalid as exc:
+        reader = pacsv.open_csv(path, **opts)
+        for batch in reader:
+            done, bad = bad, []
+            rejected_lines = np.array([b["row"] for b in done], dtype="int64")
+            lines = _lines_for(next_line, batch.num_rows, rejected_lines)
+            next_line = int(max(lines[-1] if len(lines) else 0, rejected_lines.max(initial=0))) + 1
+            yield Chunk(_with_origin(batch.to_pandas(), str(path), lines), _rejected(done))
+        if bad:
+            yield Chunk(pd.DataFrame(), _rejected(bad))
+    except (pa.ArrowInvalid, OSError, EOFError) as exc:
         if "Empty CSV file" in str(exc):
             raise IngestError(f"{path}: file is empty (expected a header and rows)") from None
+        check_stream(path, encoding)  # names the bad byte or the truncated stream when that is the cause
         raise IngestError(f"{path}: cannot be parsed as CSV: {exc}") from None
-    df = table.to_pandas()
-    skipped = {b["row"] for b in bad}
-    lines = [n for n in range(2, len(df) + len(bad) + 2) if n not in skipped]
-    df.insert(0, "_row", lines[: len(df)])
-    df.insert(0, "_source", str(path))
-    return FileRead(df, pd.DataFrame(bad, columns=REJECTED_COLUMNS))
 
 
-def read_jsonl(path: Path, encoding: str = "utf-8") -> FileRead:
-    check_stream(path, encoding)
+def _json_lines_slowly(text: list[bytes], first: int, path: Path, encoding: str) -> Chunk:
+    """Line by line: for a block with a blank line, a bad line or a field whose type changes."""
     records, lines, bad = [], [], []
-    with _open_text(path) as fh:
-        for n, raw in enumerate(fh, start=1):
-            text = raw.decode(encoding).strip()
-            if not text:
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                bad.append({"source": str(path), "row": n, "reasons": f"parse: not JSON ({exc.msg} at column {exc.colno})",
-                            "record": text[:2000]})
-                continue
-            if not isinstance(obj, dict):
-                bad.append({"source": str(path), "row": n, "reasons": "parse: a JSON line must be an object",
-                            "record": text[:2000]})
-                continue
-            records.append(obj)
-            lines.append(n)
-    df = pd.DataFrame.from_records(records)
-    df.insert(0, "_row", lines)
-    df.insert(0, "_source", str(path))
-    return FileRead(df, pd.DataFrame(bad, columns=REJECTED_COLUMNS))
+    for n, raw in enumerate(text, start=first):
+        line = raw.decode(encoding).strip()
+        if not line:
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            bad.append({"source": str(path), "row": n, "reasons": f"parse: not JSON ({exc.msg} at column {exc.colno})",
+                        "record": line[:2000]})
+            continue
+        if not isinstance(obj, dict):
+            bad.append({"source": str(path), "row": n, "reasons": "parse: a JSON line must be an object",
+                        "record": line[:2000]})
+            continue
+        records.append(obj)
+        lines.append(n)
+    df = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    return Chunk(_with_origin(df, str(path), np.array(lines)), _rejected(bad))
 
 
-def read_file(path: Path, delimiter: str = ",", encoding: str = "utf-8") -> FileRead:
-    """One CSV (also .gz), Parquet or JSON-lines file, with its row origin and its unparseable rows."""
+def _text_blocks(path: Path, block_bytes: int) -> Iterator[tuple[int, bytes]]:
+    """(byte offset, block) pairs, each block ending at a newline."""
+    offset, rest = 0, b""
+    try:
+        with _open_text(path) as fh:
+            while data := fh.read(block_bytes):
+                data = rest + data
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = data
+                    continue
+                yield offset, data[:cut]
+                offset, rest = offset + cut, data[cut:]
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise IngestError(f"{path}: gzip stream is truncated or corrupt after {offset + len(rest)} bytes "
+                          f"({exc})") from None
+    if rest:
+        yield offset, rest + b"\n"
+
+
+def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYTES) -> Iterator[Chunk]:
+    """JSON-lines blocks: pyarrow's parser for a clean block (one object per line), the line-by-line
+    parser for a block it refuses, so that each bad line is found and the rest kept."""
+    first_line = 1
+    for offset, block in _text_blocks(path, block_bytes):
+        try:
+            text = block.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise IngestError(f"{path}: byte 0x{block[exc.start]:02x} at offset {offset + exc.start} is not valid "
+                              f"{encoding}; set data.encoding to the file's encoding (e.g. latin-1)") from None
+        utf8 = block if encoding.lower().replace("-", "") in ("utf8", "ascii") else text.encode()
+        n_lines = utf8.count(b"\n")
+        try:
+            table = pajson.read_json(io.BytesIO(utf8), read_options=pajson.ReadOptions(use_threads=True))
+        except pa.ArrowInvalid:
+            table = None
+        if table is not None and table.num_rows == n_lines:
+            lines = np.arange(first_line, first_line + n_lines)
+            yield Chunk(_with_origin(table.to_pandas(), str(path), lines), _rejected([]))
+        else:
+            yield _json_lines_slowly(block.split(b"\n")[:n_lines], first_line, path, encoding)
+        first_line += n_lines
+
+
+def iter_parquet(path: Path, batch_rows: int = 500_000) -> Iterator[Chunk]:
+    try:
+        pf = pq.ParquetFile(path)
+        start = 1
+        for batch in pf.iter_batches(batch_size=batch_rows):
+            rows = np.arange(start, start + batch.num_rows)
+            start += batch.num_rows
+            yield Chunk(_with_origin(batch.to_pandas(), str(path), rows), _rejected([]))
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise IngestError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
+def iter_file(path: Path, delimiter: str = ",", encoding: str = "utf-8",
+              block_bytes: int = BLOCK_BYTES) -> Iterator[Chunk]:
+    """One CSV (also .gz), Parquet or JSON-lines file as chunks with their row origin and their
+    unparseable rows; a file with no parseable row stops the stage once it has been read."""
     if not path.exists():
         raise IngestError(f"{path}: file not found")
     if path.stat().st_size == 0:
         raise IngestError(f"{path}: file is empty (expected a header and rows)")
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
-        read = read_csv(path, "\t" if name.endswith(".tsv") else delimiter, encoding)
+        chunks = iter_csv(path, "\t" if name.endswith(".tsv") else delimiter, encoding, block_bytes)
     elif name.endswith((".parquet", ".pq")):
-        try:
-            df = pd.read_parquet(path)
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise IngestError(f"{path}: not a readable Parquet file ({exc})") from None
-        df.insert(0, "_row", range(1, len(df) + 1))
-        df.insert(0, "_source", str(path))
-        read = FileRead(df, pd.DataFrame(columns=REJECTED_COLUMNS))
+        chunks = iter_parquet(path)
     elif name.endswith((".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz")):
-        read = read_jsonl(path, encoding)
+        chunks = iter_jsonl(path, encoding, block_bytes)
     else:
         raise IngestError(f"{path}: unknown file type (expected .csv, .csv.gz, .tsv, .parquet or .jsonl)")
-    if read.frame.empty and read.rejected.empty:
+    parsed, first_bad = 0, None
+    n_bad = 0
+    for chunk in chunks:
+        parsed += len(chunk.frame)
+        n_bad += len(chunk.rejected)
+        if first_bad is None and len(chunk.rejected):
+            first_bad = chunk.rejected.iloc[0]
+        yield chunk
+    if not parsed and not n_bad:
         raise IngestError(f"{path}: has a header but no rows")
-    if read.frame.empty:
-        raise IngestError(f"{path}: none of its {len(read.rejected)} rows could be parsed "
-                          f"(first: line {read.rejected['row'].iloc[0]}: {read.rejected['reasons'].iloc[0]})")
-    return read
+    if not parsed:
+        raise IngestError(f"{path}: none of its {n_bad} rows could be parsed "
+                          f"(first: line {first_bad['row']}: {first_bad['reasons']})")
+
+
+def collect(chunks: Iterator[Chunk]) -> FileRead:
+    """All chunks as one frame: for small sources and tests; the stage itself streams."""
+    frames, rejected = [], []
+    for c in chunks:
+        if len(c.frame.columns):
+            frames.append(c.frame)
+        rejected.append(c.rejected)
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["_source", "_row"])
+    return FileRead(frame, pd.concat(rejected, ignore_index=True) if rejected else _rejected([]))
+
+
+def read_file(path: Path, delimiter: str = ",", encoding: str = "utf-8") -> FileRead:
+    """One file, whole (see `iter_file`)."""
+    return collect(iter_file(path, delimiter, encoding))

@@ -1,25 +1,29 @@
-"""Stage 02 as one call: source -> validated, typed Parquet + quarantine + schema + profile + lineage."""
+"""Stage 02 as one call: source -> validated, typed, partitioned Parquet + quarantine + schema +
+profile + lineage, streamed chunk by chunk so that memory stays bounded whatever the source size."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from mining.data import demo
 from mining.ingest import schema as sch
-from mining.ingest.outliers import numeric_columns, outlier_mask
-from mining.ingest.privacy import pseudonymise
-from mining.ingest.profile import profile
-from mining.ingest.contract import REGISTRY_DIR, Resolved, accept, resolve
-from mining.ingest.files import REJECTED_COLUMNS, IngestError
+from mining.ingest import store
+from mining.ingest.contract import REGISTRY_DIR, VERSION_COLUMN, Resolved, accept, extend, resolve
+from mining.ingest.files import REJECTED_COLUMNS, Chunk, IngestError
+from mining.ingest.outliers import fences_of
+from mining.ingest.privacy import pseudonymiser
+from mining.ingest.profile import profile_files
 from mining.ingest.remote import redact
-from mining.ingest.sources import BUILTIN_DEMO, read_demo, read_source
+from mining.ingest.sources import BUILTIN_DEMO, file_sha256, open_source, read_demo
 from mining.lineage import git_commit
 from mining.project import Params
 
@@ -28,19 +32,31 @@ OUT_DIR = "data/interim"
 
 @dataclass
 class IngestResult:
-    tables: dict[str, pd.DataFrame]
-    quarantine: pd.DataFrame
+    out: Path
     schema: dict[str, dict]
     counts: dict[str, dict[str, int]]
     check_counts: dict[str, int]
     lineage: list[dict] = field(default_factory=list)
-    contract: Resolved | None = None  # schema version and changes, for inferred schemas
+    contracts: dict[str, Resolved] = field(default_factory=dict)  # table -> schema version and changes
     pseudonymised: dict[str, list[str]] = field(default_factory=dict)  # table -> personal columns hashed
 
     @property
     def totals(self) -> dict[str, int]:
         keys = ("rows_in", "rows_valid", "rows_quarantined")
         return {k: sum(c[k] for c in self.counts.values()) for k in keys}
+
+    @property
+    def contract(self) -> Resolved | None:
+        """The entity table's contract when its schema was inferred (held to the stored one)."""
+        c = self.contracts.get("entities")
+        return c if c is not None and c.policy != "declared" else None
+
+    @property
+    def quarantine(self) -> pd.DataFrame:
+        return pd.read_parquet(self.out / "quarantine.parquet")
+
+    def table(self, name: str) -> pd.DataFrame:
+        return store.read_table(self.out / name, self.schema[name])
 
 
 def demo_spec(params: Params, seed: int | None = None, **overrides) -> demo.DemoSpec:
@@ -83,136 +99,254 @@ def events_schema(params: Params) -> dict[str, dict]:
     return base
 
 
-def ingest(params: Params, charter: dict) -> IngestResult:
-    """Read, validate and reconcile; raises IngestError on a whole-source problem or gate breach."""
-    data = params["data"]
-    rejected: dict[str, pd.DataFrame] = {}  # rows that could not even be parsed
+def ingest(params: Params, charter: dict, out: Path | None = None) -> IngestResult:
+    """Read, validate, reconcile and write the source chunk by chunk into `out` (data/interim).
+
+    Everything is written to a staging folder first and published by one rename once every check
+    and gate has passed: a failed run (IngestError) leaves the previous output as it was."""
+    out = out or params.path(OUT_DIR)
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        result = _ingest_into(staging, params, charter)
+        _write_reports(staging, result, params)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    result.out = out
+    params.path(REGISTRY_DIR).mkdir(parents=True, exist_ok=True)  # the stage's persistent output, even when empty
+    for contract in result.contracts.values():
+        accept(contract)
+    return result
+
+
+@dataclass
+class _TableRun:
+    contract: Resolved | None = None
+    rows_in: int = 0
+    rows_valid: int = 0
+    rows_quarantined: int = 0
+    checks: dict[str, int] = field(default_factory=dict)
+
+    def count(self, reasons: dict[str, int]) -> None:
+        for k, v in reasons.items():
+            self.checks[k] = self.checks.get(k, 0) + v
+
+
+def _ingest_into(staging: Path, params: Params, charter: dict) -> IngestResult:
+    data, cfg = params["data"], params["ingest"]
     if data["source"] == BUILTIN_DEMO:
-        raw, lineage = read_demo(demo_spec(params))
-        lineage = [lineage]
+        tables, lin = read_demo(demo_spec(params))
+        sources = {name: (_slices(df), BUILTIN_DEMO) for name, df in tables.items()}
+        lineage = [lin]
     else:
         fmt = {"delimiter": data.get("delimiter", ","), "encoding": data.get("encoding", "utf-8")}
-        entities, lin = read_source(data["source"], params.root, query=data.get("query"), **fmt)
-        raw, rejected["entities"], lineage = {"entities": entities.frame}, entities.rejected, [lin]
+        chunks, lin = open_source(data["source"], params.root, query=data.get("query"), **fmt)
+        sources, lineage = {"entities": (chunks, redact(data["source"]))}, [lin]
         if data["events"].get("source"):
-            events, lin_ev = read_source(data["events"]["source"], params.root, **fmt)
-            raw["events"], rejected["events"], lineage = events.frame, events.rejected, lineage + [lin_ev]
+            chunks, lin_ev = open_source(data["events"]["source"], params.root, **fmt)
+            sources["events"] = (chunks, data["events"]["source"])
+            lineage.append(lin_ev)
+    privacy = cfg["pseudonymise"]
+    allowed = set(charter.get("personal_data_allowed") or [])
+    personal = [c for c in privacy["columns"] if c not in allowed]
+    pseudonym = pseudonymiser(privacy["key_env"]) if personal else None
+    granularity = cfg.get("partition_by", "month")
+    quarantine = store.QuarantineWriter(staging / "quarantine.parquet")
+    registry = params.path(REGISTRY_DIR)
+    runs: dict[str, _TableRun] = {}
+    try:
+        chunks, source = sources["entities"]
+        writer = store.TableWriter(staging / "entities", data.get("time_column"), granularity)
+        runs["entities"] = _stream_table(
+            "entities", chunks, lambda first: _entity_contract(params, charter, first, registry, source),
+            writer, quarantine, personal, pseudonym)
+        if cfg["outliers"]["action"] == "quarantine":
+            roles = {data.get(k) for k in ("id_column", "target", "time_column", "split_column")}
+            _quarantine_outliers(staging / "entities", runs["entities"], cfg["outliers"], roles, quarantine)
+        if "events" in sources:
+            chunks, source = sources["events"]
+            ev = data["events"]
+            entity_ids = _key_index(staging / "entities", data["id_column"]) if data.get("id_column") else None
+            writer = store.TableWriter(staging / "events", ev["time_column"], granularity)
+            runs["events"] = _stream_table(
+                "events", chunks, lambda first: _events_contract(params, first, registry, source),
+                writer, quarantine, personal, pseudonym, orphans=(entity_ids, ev["id_column"]))
+    finally:
+        quarantine.close()
 
-    schemas = {"entities": entity_schema(params, charter, raw["entities"])}
-    contract = None
-    if not data.get("schema") and data["source"] != BUILTIN_DEMO:  # inferred: held to the stored contract
-        contract = resolve(params.path(REGISTRY_DIR), "entities", schemas["entities"],
-                           params["ingest"]["schema_policy"], redact(data["source"]))
-        schemas["entities"] = contract.schema
-    checked = {"entities": sch.validate(raw["entities"], schemas["entities"], "entities", data["source"])}
-    if params["ingest"]["outliers"]["action"] == "quarantine":
-        roles = {data.get(k) for k in ("id_column", "target", "time_column", "split_column")}
-        checked["entities"] = _quarantine_outliers(checked["entities"], params["ingest"]["outliers"], roles)
-    if "events" in raw:
-        schemas["events"] = events_schema(params)
-        ev = checked["events"] = sch.validate(raw["events"], schemas["events"], "events",
-                                              data["events"].get("source") or BUILTIN_DEMO)
-        if data.get("id_column"):
-            checked["events"] = _drop_orphans(ev, checked["entities"].valid, data["id_column"],
-                                              data["events"]["id_column"], raw["events"])
-
-    for name, bad in rejected.items():
-        if len(bad):
-            res = checked[name]
-            parsed = bad.assign(table=name)[["table", *REJECTED_COLUMNS]]
-            checked[name] = sch.Validated(res.valid, pd.concat([parsed, res.quarantine], ignore_index=True),
-                                          {"parse": len(bad), **res.check_counts})
     counts, check_counts = {}, {}
-    for name, res in checked.items():
-        counts[name] = {"rows_in": len(raw[name]) + len(rejected.get(name, ())), "rows_valid": len(res.valid),
-                        "rows_quarantined": len(res.quarantine)}
-        if counts[name]["rows_in"] != counts[name]["rows_valid"] + counts[name]["rows_quarantined"]:
+    for name, run in runs.items():
+        counts[name] = {"rows_in": run.rows_in, "rows_valid": run.rows_valid, "rows_quarantined": run.rows_quarantined}
+        if run.rows_in != run.rows_valid + run.rows_quarantined:
             raise AssertionError(f"{name}: counts do not reconcile: {counts[name]}")
-        check_counts.update({f"{name}/{k}": v for k, v in res.check_counts.items()})
-    quarantine = pd.concat([r.quarantine for r in checked.values()], ignore_index=True)
-    result = IngestResult({k: r.valid.drop(columns=sch.ORIGIN) for k, r in checked.items()},
-                          quarantine, schemas, counts, check_counts, lineage, contract)
+        check_counts.update({f"{name}/{k}": v for k, v in run.checks.items()})
+    result = IngestResult(staging, {n: r.contract.schema for n, r in runs.items()}, counts, check_counts, lineage,
+                          {n: r.contract for n, r in runs.items()},
+                          {n: [c for c in personal if c in r.contract.schema] for n, r in runs.items()
+                           if any(c in r.contract.schema for c in personal)})
     share = result.totals["rows_quarantined"] / max(result.totals["rows_in"], 1)
-    limit = float(params["ingest"]["max_quarantine_share"])
+    limit = float(cfg["max_quarantine_share"])
     if share > limit:
         raise IngestError(
             f"{share:.1%} of rows quarantined, above ingest.max_quarantine_share={limit:.1%} "
             f"(params/ingest.yaml); top reasons: {dict(sorted(check_counts.items(), key=lambda kv: -kv[1])[:5])}; "
             f"see {OUT_DIR}/quarantine.parquet")
-    privacy = params["ingest"]["pseudonymise"]
-    allowed = set(charter.get("personal_data_allowed") or [])
-    result.pseudonymised = pseudonymise(result.tables, [c for c in privacy["columns"] if c not in allowed],
-                                        privacy["key_env"])
-    if contract:
-        accept(contract)
     return result
 
 
-def _quarantine_outliers(res: sch.Validated, cfg: dict, roles: set) -> sch.Validated:
-    """Move rows with an outlying value (robust rule of params/ingest.yaml) to quarantine; their
-    events follow them there as orphans."""
-    cols = cfg.get("columns") or [c for c in numeric_columns(res.valid) if c not in roles]
-    reasons = pd.Series("", index=res.valid.index, dtype=object)
-    counts = dict(res.check_counts)
-    for col in cols:
-        mask = outlier_mask(res.valid[col], cfg["method"], float(cfg["k"]))
-        if mask.any():
-            reason = f"outlier:{col} ({cfg['method']}, k={cfg['k']})"
-            reasons[mask] += reason + "; "
-            counts[reason] = int(mask.sum())
-    bad = reasons != ""
-    if not bad.any():
-        return res
-    q = sch.quarantine_frame(res.valid[bad], reasons[bad].str.rstrip("; "), "entities")
-    return sch.Validated(res.valid[~bad].reset_index(drop=True), pd.concat([res.quarantine, q], ignore_index=True),
-                         counts)
+def _slices(df: pd.DataFrame, rows: int = 500_000) -> Iterator[Chunk]:
+    for start in range(0, max(len(df), 1), rows):
+        yield Chunk(df.iloc[start:start + rows].reset_index(drop=True), pd.DataFrame(columns=REJECTED_COLUMNS))
 
 
-def _drop_orphans(ev: sch.Validated, entities: pd.DataFrame, id_col: str, ev_id: str,
-                  raw: pd.DataFrame) -> sch.Validated:
-    """Events of no known (valid) entity go to quarantine too: nothing is silently dropped."""
-    orphan = ~ev.valid[ev_id].astype(str).isin(entities[id_col].astype(str))
-    if not orphan.any():
-        return ev
-    rows = ev.valid[orphan]
-    q = sch.quarantine_frame(rows, pd.Series(f"orphan:{ev_id} (no valid entity)", index=rows.index), "events")
-    counts = {**ev.check_counts, f"orphan:{ev_id}": int(orphan.sum())}
-    return sch.Validated(ev.valid[~orphan].reset_index(drop=True),
-                         pd.concat([ev.quarantine, q], ignore_index=True), counts)
+def _entity_contract(params: Params, charter: dict, first: pd.DataFrame, registry: Path, source: str) -> Resolved:
+    data = params["data"]
+    declared = bool(data.get("schema")) or data["source"] == BUILTIN_DEMO
+    return resolve(registry, "entities", entity_schema(params, charter, first), params["ingest"]["schema_policy"],
+                   source, declared=declared)
 
 
-def write_outputs(result: IngestResult, params: Params) -> Path:
-    """entities.parquet, events/ (hive-partitioned by month), quarantine, schema, profile, lineage."""
-    out = params.path(OUT_DIR)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    params.path(REGISTRY_DIR).mkdir(parents=True, exist_ok=True)  # the stage's persistent output, even when empty
-    result.tables["entities"].to_parquet(out / "entities.parquet", index=False)
-    if "events" in result.tables:
-        ev = result.tables["events"]
-        tcol = params["data"]["events"]["time_column"]
-        table = pa.Table.from_pandas(ev.assign(event_month=ev[tcol].dt.strftime("%Y-%m")), preserve_index=False)
-        ds.write_dataset(table, out / "events", format="parquet", partitioning=["event_month"],
-                         partitioning_flavor="hive", existing_data_behavior="overwrite_or_ignore")
-    result.quarantine.to_parquet(out / "quarantine.parquet", index=False)
+def _events_contract(params: Params, first: pd.DataFrame, registry: Path, source: str) -> Resolved:
+    """The demo's events are declared; a JSON log's are inferred (roles fixed) and held to the
+    stored contract under ingest.schema_policy."""
+    roles = events_schema(params)
+    if params["data"]["source"] == BUILTIN_DEMO:
+        return resolve(registry, "events", roles, "add", source, declared=True)
+    inferred = {**sch.infer_schema(first), **roles}
+    return resolve(registry, "events", inferred, params["ingest"]["schema_policy"], source)
+
+
+def _stream_table(name: str, chunks: Iterator[Chunk], contract_for, writer: store.TableWriter,
+                  quarantine: store.QuarantineWriter, personal: list[str], pseudonym,
+                  orphans: tuple[sch.KeyIndex | None, str] | None = None) -> _TableRun:
+    """Validate and write one table chunk by chunk; only the keys of unique columns (8 bytes each)
+    outlive a chunk."""
+    run = _TableRun()
+    keys: dict[str, sch.KeyIndex] = {}
+    for chunk in chunks:
+        run.rows_in += len(chunk.frame) + len(chunk.rejected)
+        if len(chunk.rejected):
+            quarantine.write(chunk.rejected.assign(table=name))
+            run.rows_quarantined += len(chunk.rejected)
+            run.count({"parse": len(chunk.rejected)})
+        if not len(chunk.frame):
+            continue
+        origin = str(chunk.frame["_source"].iloc[0])
+        if run.contract is None:
+            run.contract = contract_for(chunk.frame)
+            keys = {c: sch.KeyIndex() for c, s in run.contract.schema.items() if s.get("unique")}
+            absent = "raise"
+        else:
+            new = [c for c in chunk.frame.columns if c not in run.contract.schema and c not in sch.ORIGIN]
+            if new and run.contract.policy != "declared":
+                sch_new = sch.infer_schema(chunk.frame[new])
+                extend(run.contract, sch_new, name, origin)
+            absent = "null"
+        res = sch.validate(chunk.frame, run.contract.schema, name, origin, keys, absent=absent)
+        valid, bad = res.valid, [res.quarantine]
+        run.count(res.check_counts)
+        if pseudonym:
+            for col in personal:
+                if col in valid.columns:
+                    valid[col] = _pseudonymise(valid[col], pseudonym)
+        if orphans and orphans[0] is not None and len(valid):
+            index, col = orphans
+            orphan = ~index.contains(valid[col])
+            if orphan.any():
+                reason = f"orphan:{col} (no valid entity)"
+                bad.append(sch.quarantine_frame(valid[orphan], pd.Series(reason, index=valid.index[orphan]), name))
+                run.count({reason: int(orphan.sum())})
+                valid = valid[~orphan]
+        writer.write(valid, run.contract.schema, run.contract.version)
+        for q in bad:
+            quarantine.write(q)
+            run.rows_quarantined += len(q)
+        run.rows_valid += len(valid)
+    if run.contract is None:
+        raise IngestError(f"{name}: the source yielded no parseable row")
+    return run
+
+
+def _pseudonymise(values: pd.Series, pseudonym) -> pd.Series:
+    uniques = values.dropna().unique()  # hash each distinct value once
+    return values.map(dict(zip(uniques, map(pseudonym, uniques)))).astype("string")
+
+
+def _key_index(folder: Path, column: str) -> sch.KeyIndex:
+    """The valid entities' ids, read back one file and one column at a time."""
+    index = sch.KeyIndex()
+    for f in store.files(folder):
+        index.add(pq.read_table(f, columns=[column]).column(column).to_pandas())
+    return index
+
+
+def _quarantine_outliers(folder: Path, run: _TableRun, cfg: dict, roles: set,
+                         quarantine: store.QuarantineWriter) -> None:
+    """Move rows with an outlying value (robust rule of params/ingest.yaml, fences from the whole
+    written table) to quarantine, file by file; their events then follow them as orphans."""
+    files = store.files(folder)
+    numeric = [c for c, s in run.contract.schema.items() if s["type"] in ("int", "float") and c not in roles]
+    cols = cfg.get("columns") or numeric
+    limits = {c: f for c in cols if (f := fences_of(files, c, cfg["method"], float(cfg["k"]))) is not None}
+    for f in files:
+        df = pq.read_table(f).to_pandas()
+        reasons = pd.Series("", index=df.index, dtype=object)
+        for col, (lo, hi) in limits.items():
+            mask = ((df[col] < lo) | (df[col] > hi)).fillna(False).astype(bool)
+            if mask.any():
+                reason = f"outlier:{col} ({cfg['method']}, k={cfg['k']})"
+                reasons[mask] += reason + "; "
+                run.count({reason: int(mask.sum())})
+        bad = (reasons != "").to_numpy()
+        if not bad.any():
+            continue
+        rows = df[bad].drop(columns=[VERSION_COLUMN], errors="ignore")
+        quarantine.write(sch.quarantine_frame(rows, reasons[bad].str.rstrip("; "), "entities"))
+        pq.write_table(pq.read_table(f).filter(pa.array(~bad)), f)
+        run.rows_valid -= int(bad.sum())
+        run.rows_quarantined += int(bad.sum())
+
+
+def _write_reports(out: Path, result: IngestResult, params: Params) -> None:
+    """schema.json, profile.csv and lineage.json next to the data."""
     (out / "schema.json").write_text(json.dumps(result.schema, indent=2, default=str))
-    contract = result.contract and {"version": result.contract.version, "diff": result.contract.diff,
-                                    "warnings": result.contract.warnings}
-    (out / "lineage.json").write_text(json.dumps({"sources": result.lineage, "counts": result.counts,
-                                                  "schema_contract": contract, "pseudonymised": result.pseudonymised,
-                                                  "code": git_commit(params.root)},
-                                                 indent=2, default=str))
     cfg = params["ingest"]["outliers"]
-    profiles = {name: profile(t, cfg["method"], float(cfg["k"])) for name, t in result.tables.items()}
-    pd.concat([p.assign(table=n) for n, p in profiles.items()]).to_csv(out / "profile.csv", index=False)
-    return out
+    profiles = [profile_files(store.files(out / name), cfg["method"], float(cfg["k"])).assign(table=name)
+                for name in result.schema]
+    pd.concat(profiles).to_csv(out / "profile.csv", index=False)
+    contracts = {n: {"version": c.version, "diff": c.diff, "warnings": c.warnings, "declared": c.policy == "declared"}
+                 for n, c in result.contracts.items()}
+    outputs = {name: {"path": f"{OUT_DIR}/{name}", "rows": result.counts[name]["rows_valid"],
+                      "files": len(store.files(out / name)), "sha256": _folder_sha256(out / name)}
+               for name in result.schema}
+    (out / "lineage.json").write_text(json.dumps({
+        "sources": result.lineage, "outputs": outputs, "counts": result.counts, "schema_contracts": contracts,
+        "pseudonymised": result.pseudonymised, "code": git_commit(params.root),
+        "params": {"data": params["data"], "ingest": params["ingest"]}}, indent=2, default=str))
+
+
+def _folder_sha256(folder: Path) -> str:
+    h = hashlib.sha256()
+    for f in store.files(folder):
+        h.update(str(f.relative_to(folder)).encode())
+        h.update(file_sha256(f).encode())
+    return h.hexdigest()
+
+
+def read_entities(params: Params) -> pd.DataFrame:
+    """The validated entity table written by this stage."""
+    out = params.path(OUT_DIR)
+    return store.read_table(out / "entities", store.schema_of(out, "entities"))
 
 
 def read_events(params: Params) -> pd.DataFrame | None:
     """The validated event history written by this stage (None when the source has none)."""
-    path = params.path(OUT_DIR) / "events"
-    if not path.exists():
+    out = params.path(OUT_DIR)
+    if not (out / "events").exists():
         return None
-    return ds.dataset(path, format="parquet", partitioning="hive").to_table().to_pandas().drop(
-        columns="event_month")
+    return store.read_table(out / "events", store.schema_of(out, "events"))

@@ -10,12 +10,14 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from mining.ingest.files import REJECTED_COLUMNS, FileRead, IngestError, read_file
+from mining.ingest.files import REJECTED_COLUMNS, Chunk, IngestError, iter_file
 
 SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle", "duckdb")
 FILE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson", ".json", ".jsonl.gz")
@@ -46,76 +48,90 @@ def redact(uri: str) -> str:
     return sa.engine.make_url(uri).render_as_string(hide_password=True)
 
 
-def read_sql(uri: str, query: str | None, root: Path) -> FileRead:
-    """Rows of `query` on the database at `uri` (DuckDB natively, anything else through SQLAlchemy)."""
+def iter_sql(uri: str, query: str | None, root: Path, batch_rows: int = 500_000) -> Iterator[Chunk]:
+    """Rows of `query` on the database at `uri`, fetched in batches (DuckDB natively, anything
+    else through SQLAlchemy with a server-side cursor where the driver has one)."""
     if not query:
         raise IngestError(f"{redact(uri)}: a database source needs data.query (the SELECT to ingest)")
     url = expand_env(uri)
+    source, start = f"{redact(uri)}#query", 1
     try:
-        if url.startswith("duckdb:///"):
-            import duckdb
-
-            path = Path(url[len("duckdb:///"):])
-            path = path if path.is_absolute() else root / path
-            if not path.exists():
-                raise IngestError(f"{uri}: DuckDB file {path} not found")
-            with duckdb.connect(str(path), read_only=True) as con:
-                df = con.execute(query).df()
-        else:
-            if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-                url = "sqlite:///" + str(root / url[len("sqlite:///"):])
-            engine = sa.create_engine(url)
-            try:
-                with engine.connect() as con:
-                    df = pd.read_sql_query(sa.text(query), con)
-            finally:
-                engine.dispose()
+        for df in _sql_frames(url, uri, query, root, batch_rows):
+            df = df.reset_index(drop=True)
+            df.insert(0, "_row", np.arange(start, start + len(df), dtype="int64"))
+            df.insert(0, "_source", source)
+            start += len(df)
+            yield Chunk(df, pd.DataFrame(columns=REJECTED_COLUMNS))
     except IngestError:
         raise
     except Exception as exc:  # driver errors differ by database; the message names the source
         raise IngestError(f"{redact(uri)}: query failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
-    if df.empty:
+    if start == 1:
         raise IngestError(f"{redact(uri)}: the query returned no rows")
-    df.insert(0, "_row", range(1, len(df) + 1))
-    df.insert(0, "_source", f"{redact(uri)}#query")
-    return FileRead(df, pd.DataFrame(columns=REJECTED_COLUMNS))
+
+
+def _sql_frames(url: str, uri: str, query: str, root: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
+    if url.startswith("duckdb:///"):
+        import duckdb
+
+        path = Path(url[len("duckdb:///"):])
+        path = path if path.is_absolute() else root / path
+        if not path.exists():
+            raise IngestError(f"{uri}: DuckDB file {path} not found")
+        with duckdb.connect(str(path), read_only=True) as con:
+            reader = con.sql(query).to_arrow_reader(batch_rows)
+            for batch in reader:
+                yield batch.to_pandas()
+        return
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        url = "sqlite:///" + str(root / url[len("sqlite:///"):])
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect().execution_options(stream_results=True) as con:
+            yield from pd.read_sql_query(sa.text(query), con, chunksize=batch_rows)
+    finally:
+        engine.dispose()
 
 
 def _hive_values(path: Path, base: Path) -> dict[str, str]:
     return dict(p.split("=", 1) for p in path.relative_to(base).parts[:-1] if "=" in p)
 
 
-def read_folder(folder: Path, delimiter: str, encoding: str) -> FileRead:
-    """Every data file under `folder` (sorted), hive partition keys (`key=value` folders) as columns."""
+def folder_files(folder: Path) -> list[Path]:
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(FILE_SUFFIXES))
     if not files:
         raise IngestError(f"{folder}: folder holds no .csv, .parquet or .jsonl file")
-    frames, rejected = [], []
-    for f in files:
-        read = read_file(f, delimiter, encoding)
-        frames.append(read.frame.assign(**_hive_values(f, folder)))
-        rejected.append(read.rejected)
-    return FileRead(pd.concat(frames, ignore_index=True), pd.concat(rejected, ignore_index=True))
+    return files
 
 
-def read_remote(uri: str, delimiter: str, encoding: str) -> FileRead:
+def iter_folder(folder: Path, delimiter: str, encoding: str) -> Iterator[Chunk]:
+    """Every data file under `folder` (sorted), hive partition keys (`key=value` folders) as columns."""
+    for f in folder_files(folder):
+        hive = _hive_values(f, folder)
+        for chunk in iter_file(f, delimiter, encoding):
+            yield Chunk(chunk.frame.assign(**hive) if len(chunk.frame.columns) else chunk.frame, chunk.rejected)
+
+
+def iter_remote(uri: str, delimiter: str, encoding: str) -> Iterator[Chunk]:
     """An object-store or other fsspec URL (s3://, abfs://, gs://, memory://...), streamed to a
     temporary file and read like a local one; rows keep the URL as their source."""
     import fsspec
 
     name = uri.rstrip("/").rsplit("/", 1)[-1]
     try:
-        with tempfile.TemporaryDirectory() as tmp, fsspec.open(uri, "rb") as src:
-            local = Path(tmp) / name
-            with open(local, "wb") as dst:
-                shutil.copyfileobj(src, dst, length=1 << 20)
-            read = read_file(local, delimiter, encoding)
+        with tempfile.TemporaryDirectory() as tmp:
+            with fsspec.open(uri, "rb") as src:
+                local = Path(tmp) / name
+                with open(local, "wb") as dst:
+                    shutil.copyfileobj(src, dst, length=1 << 20)
+            for chunk in iter_file(local, delimiter, encoding):
+                if len(chunk.frame.columns):
+                    chunk.frame["_source"] = uri
+                if len(chunk.rejected):
+                    chunk.rejected["source"] = uri
+                yield chunk
     except FileNotFoundError:
         raise IngestError(f"{uri}: object not found") from None
     except ImportError as exc:
         raise IngestError(f"{uri}: no filesystem for this scheme ({exc}); install its fsspec package "
                           "(s3fs, adlfs or gcsfs)") from None
-    read.frame["_source"] = uri
-    if len(read.rejected):
-        read.rejected["source"] = uri
-    return read

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pandera.pandas as pandera
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
 from mining.ingest.files import IngestError
@@ -63,72 +66,188 @@ def _infer_text(s: pd.Series, share: float = 0.95) -> str:
     return "category" if s.nunique() <= max(50, len(s) // 20) else "string"
 
 
-def _coerce(s: pd.Series, kind: str) -> pd.Series:
+def coerce(s: pd.Series, kind: str) -> pd.Series:
+    """`s` as the schema's type; values that do not fit become missing (and fail the type check).
+
+    Arrow's vectorised casts take the common, clean case; pandas' tolerant parsers take a column
+    that Arrow refuses (a stray word among numbers, mixed timestamp formats and time zones)."""
+    if kind == "int" and ptypes.is_integer_dtype(s):
+        return s.astype("Int64")
     if kind in ("int", "float"):
-        out = pd.to_numeric(s, errors="coerce") if not ptypes.is_bool_dtype(s) else s.astype(float)
+        if ptypes.is_bool_dtype(s) or ptypes.is_numeric_dtype(s):
+            out = s.astype("float64")
+        else:
+            out = _arrow_cast(s, pa.int64() if kind == "int" else pa.float64())
+            if out is None:
+                out = pd.to_numeric(s, errors="coerce").astype("float64")
+            elif kind == "int":
+                return out
         if kind == "int":
-            out = out.where(np.mod(out, 1) == 0)
-            return out.astype("Int64")
-        return out.astype("float64")
+            return out.where(np.mod(out, 1) == 0).astype("Int64")
+        return out
     if kind == "bool":
         if ptypes.is_bool_dtype(s):
             return s.astype("boolean")
-        return s.astype(str).str.strip().str.lower().map(_BOOL).where(s.notna()).astype("boolean")
+        text = pc.utf8_lower(pc.utf8_trim_whitespace(pa.array(s.astype("string"), from_pandas=True)))
+        yes = pc.is_in(text, pa.array([k for k, v in _BOOL.items() if v]))
+        no = pc.is_in(text, pa.array([k for k, v in _BOOL.items() if not v]))
+        return pd.Series(pc.if_else(yes, True, pc.if_else(no, False, None)).to_pandas(
+            types_mapper={pa.bool_(): pd.BooleanDtype()}.get), index=s.index)
     if kind == "datetime":
-        if ptypes.is_datetime64_any_dtype(s):
-            out = s
-        else:
-            out = pd.to_datetime(s, errors="coerce", utc=True, format="mixed")
-        if getattr(out.dt, "tz", None) is not None:
-            out = out.dt.tz_convert("UTC").dt.tz_localize(None)
-        return out.astype("datetime64[us]")
+        return _datetime(s)
     out = s.astype("string")
     return out.astype("category") if kind == "category" else out
 
 
-def validate(df: pd.DataFrame, schema: dict[str, dict], table: str, source: str) -> Validated:
-    """Check `df` against `schema`; return typed valid rows and quarantined rows with reasons."""
+def _arrow_cast(s: pd.Series, to: pa.DataType) -> pd.Series | None:
+    """The column cast by Arrow, or None when any value does not cast."""
+    try:
+        arr = pc.cast(pa.array(s, from_pandas=True, type=pa.string()), to)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    mapper = {pa.int64(): pd.Int64Dtype(), pa.float64(): None}
+    return pd.Series(arr.to_pandas(types_mapper=mapper.get), index=s.index)
+
+
+def _datetime(s: pd.Series) -> pd.Series:
+    """Naive UTC timestamps: ISO text without a zone is taken as UTC, offsets are applied."""
+    if ptypes.is_datetime64_any_dtype(s):
+        out = s
+    else:
+        out = None
+        if not ptypes.is_numeric_dtype(s):
+            for to in (pa.timestamp("us"), pa.timestamp("us", "UTC")):
+                try:
+                    arr = pc.cast(pa.array(s.astype("string"), from_pandas=True, type=pa.string()), to)
+                    out = pd.Series(arr.to_pandas(), index=s.index)
+                    break
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    continue
+        if out is None:
+            out = pd.to_datetime(s, errors="coerce", utc=True, format="mixed")
+    if getattr(out.dt, "tz", None) is not None:
+        out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+    return out.astype("datetime64[us]")
+
+
+class KeyIndex:
+    """Keys seen so far, as sorted 64-bit hashes: uniqueness across chunks and joins (events to
+    entities) in bounded memory (8 bytes a key: 80 MB for 10 M keys)."""
+
+    def __init__(self) -> None:
+        self._seen = np.empty(0, dtype="uint64")
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    @staticmethod
+    def hashes(values: pd.Series) -> np.ndarray:
+        """Keys compared as text, so that 42 in a CSV and 42 in a JSON log are one key."""
+        return pd.util.hash_pandas_object(values.astype("string"), index=False, categorize=False).to_numpy()
+
+    def contains(self, values: pd.Series) -> np.ndarray:
+        h = self.hashes(values)
+        pos = np.searchsorted(self._seen, h)
+        return (pos < len(self._seen)) & (self._seen[np.minimum(pos, len(self._seen) - 1)] == h) \
+            if len(self._seen) else np.zeros(len(h), dtype=bool)
+
+    def add(self, values: pd.Series) -> np.ndarray:
+        """Mark each non-missing value already seen (earlier in this call or before) as a
+        duplicate, and remember the rest."""
+        present = values.notna().to_numpy()
+        dup = np.zeros(len(values), dtype=bool)
+        if not present.any():
+            return dup
+        h = self.hashes(values[present])
+        seen_before = self.contains(values[present])
+        again = pd.Series(h).duplicated(keep="first").to_numpy()
+        dup[present] = seen_before | again
+        new = np.unique(h[~(seen_before | again)])
+        self._seen = np.insert(self._seen, np.searchsorted(self._seen, new), new)
+        return dup
+
+
+def content_checks(schema: dict[str, dict]) -> pandera.DataFrameSchema:
+    """The contract's value checks as a pandera schema: required (not nullable), ranges and
+    allowed values; each check is named by the reason a quarantined row carries."""
+    columns = {}
+    for col, spec in schema.items():
+        kind, checks = spec["type"], []
+        if spec.get("min") is not None:
+            lo = _bound(spec["min"], kind)
+            checks.append(pandera.Check(lambda x, lo=lo: x >= lo, name=f"range:{col} (< {spec['min']})"))
+        if spec.get("max") is not None:
+            hi = _bound(spec["max"], kind)
+            checks.append(pandera.Check(lambda x, hi=hi: x <= hi, name=f"range:{col} (> {spec['max']})"))
+        if spec.get("allowed") is not None:
+            allowed = pd.Series(spec["allowed"]).astype(str).tolist()
+            checks.append(pandera.Check(lambda x, a=allowed: x.astype(str).isin(a), name=f"allowed:{col}"))
+        columns[col] = pandera.Column(nullable=not spec.get("required"), checks=checks, required=False,
+                                      name=col)
+    return pandera.DataFrameSchema(columns)
+
+
+def _failures(typed: pd.DataFrame, checks: pandera.DataFrameSchema) -> pd.DataFrame:
+    """Every (row, reason) pandera finds, collected lazily: all failures, not only the first."""
+    try:
+        checks.validate(typed, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        fc = fc[fc["index"].notna()]
+        reason = np.where(fc["check"] == "not_nullable", "missing:" + fc["column"].astype(str), fc["check"])
+        return pd.DataFrame({"pos": fc["index"].astype("int64").to_numpy(), "column": fc["column"].to_numpy(),
+                             "reason": reason})
+    return pd.DataFrame({"pos": pd.Series(dtype="int64"), "column": pd.Series(dtype=object),
+                         "reason": pd.Series(dtype=object)})
+
+
+def validate(df: pd.DataFrame, schema: dict[str, dict], table: str, source: str,
+             keys: dict[str, KeyIndex] | None = None, absent: str = "raise") -> Validated:
+    """Check `df` against `schema`; return typed valid rows and quarantined rows with reasons.
+
+    `keys` carries unique columns' keys across chunks; `absent="null"` treats a required column
+    missing from this chunk (a JSON log block without the field) as missing values, not a
+    whole-file error."""
     unknown = {c: spec.get("type") for c, spec in schema.items() if spec.get("type") not in TYPES}
     if unknown:
         raise IngestError(f"schema of {table}: unknown type(s) {unknown}; expected one of {TYPES}")
     missing = [c for c, spec in schema.items() if spec.get("required") and c not in df.columns]
-    if missing:
+    if missing and absent == "raise":
         have = [c for c in df.columns if c not in ORIGIN]
         raise IngestError(f"{source}: required column(s) {missing} missing (have: {have})")
 
-    reasons = pd.Series("", index=df.index, dtype=object)
-    counts: dict[str, int] = {}
-
-    def flag(mask: pd.Series, reason: str) -> None:
-        mask = mask.fillna(False).astype(bool)
-        n = int(mask.sum())
-        if n:
-            counts[reason] = counts.get(reason, 0) + n
-            reasons[mask] = reasons[mask] + reason + "; "
-
+    df = df.reset_index(drop=True)
     typed = df.copy()
+    found: list[pd.DataFrame] = []
+    order = {c: i for i, c in enumerate(schema)}
     for col, spec in schema.items():
-        if col not in df.columns:
-            typed[col] = pd.Series(pd.NA, index=df.index)
-        raw = typed[col]
-        kind = spec["type"]
-        val = _coerce(raw, kind)
-        flag(raw.notna() & val.isna(), f"type:{col} (expected {kind})")
-        if spec.get("required"):
-            flag(raw.isna(), f"missing:{col}")
-        if "min" in spec and spec["min"] is not None:
-            flag(val.notna() & (val < _bound(spec["min"], kind)), f"range:{col} (< {spec['min']})")
-        if "max" in spec and spec["max"] is not None:
-            flag(val.notna() & (val > _bound(spec["max"], kind)), f"range:{col} (> {spec['max']})")
-        if spec.get("allowed") is not None:
-            allowed = pd.Series(spec["allowed"]).astype(str).tolist()
-            flag(val.notna() & ~val.astype(str).isin(allowed), f"allowed:{col}")
+        raw = typed[col] if col in typed.columns else pd.Series(pd.NA, index=df.index, dtype=object)
+        val = coerce(raw, spec["type"])
+        bad = (raw.notna() & val.isna()).to_numpy()
+        if bad.any():
+            found.append(pd.DataFrame({"pos": np.flatnonzero(bad), "column": col,
+                                       "reason": f"type:{col} (expected {spec['type']})"}))
         if spec.get("unique"):
-            flag(val.notna() & val.duplicated(keep="first"), f"duplicate:{col}")
+            dup = (keys[col].add(val) if keys is not None and col in keys
+                   else (val.notna() & val.duplicated(keep="first")).to_numpy())
+            if dup.any():
+                found.append(pd.DataFrame({"pos": np.flatnonzero(dup), "column": col, "reason": f"duplicate:{col}"}))
         typed[col] = val
-
-    bad = reasons != ""
-    quarantine = quarantine_frame(df[bad], reasons[bad].str.rstrip("; "), table)
+    checked = _failures(typed, content_checks(schema))
+    found.append(checked)
+    fails = pd.concat(found, ignore_index=True)
+    # a value that did not parse is reported as a type failure, not again as missing
+    typed_bad = fails[fails["reason"].str.startswith("type:")][["pos", "column"]].assign(_t=True)
+    fails = fails.merge(typed_bad, on=["pos", "column"], how="left")
+    fails = fails[~(fails["_t"].fillna(False).astype(bool) & fails["reason"].str.startswith("missing:"))]
+    kind_rank = {"type": 0, "missing": 1, "range": 2, "allowed": 3, "duplicate": 4}
+    fails = fails.assign(c=fails["column"].map(order), k=fails["reason"].str.split(":").str[0].map(kind_rank))
+    fails = fails.drop_duplicates(["pos", "reason"]).sort_values(["pos", "c", "k", "reason"], kind="stable")
+    counts = {r: int(n) for r, n in fails["reason"].value_counts(sort=False).items()}
+    reasons = fails.groupby("pos", sort=True)["reason"].agg("; ".join)
+    bad = np.zeros(len(df), dtype=bool)
+    bad[reasons.index.to_numpy()] = True
+    quarantine = quarantine_frame(df[bad], pd.Series(reasons.to_numpy(), index=df.index[bad]), table)
     return Validated(typed[~bad].reset_index(drop=True), quarantine, counts)
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
 from mining.data import demo
-from mining.ingest.files import FileRead, IngestError, read_file
-from mining.ingest.remote import is_remote, is_sql, read_folder, read_remote, read_sql, redact
+from mining.ingest.files import Chunk, FileRead, IngestError, collect, iter_file
+from mining.ingest.remote import folder_files, is_remote, is_sql, iter_folder, iter_remote, iter_sql, redact
 
 BUILTIN_DEMO = "builtin:demo"
 
@@ -34,9 +35,11 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_source(uri: str, root: Path, delimiter: str = ",", encoding: str = "utf-8",
-                query: str | None = None) -> tuple[FileRead, dict]:
-    """The table at `uri` (parsed rows + unparseable ones) and its lineage record.
+def open_source(uri: str, root: Path, delimiter: str = ",", encoding: str = "utf-8",
+                query: str | None = None) -> tuple[Iterator[Chunk], dict]:
+    """The table at `uri` as chunks (parsed rows + unparseable ones) and its lineage record,
+    whose row count and (for databases and remote objects) content hash are filled in as the
+    chunks are read.
 
     `uri` is a local file or folder (relative to the project), a database URL with `query`, or
     an fsspec URL (s3://, abfs://, gs://, ...).
@@ -44,25 +47,46 @@ def read_source(uri: str, root: Path, delimiter: str = ",", encoding: str = "utf
     if uri == BUILTIN_DEMO:
         raise IngestError("builtin:demo is read with read_demo(), which also yields the events")
     if is_sql(uri):
-        read = read_sql(uri, query, root)
-        return read, {"uri": redact(uri), "query": query, "sha256": frame_sha256(read.frame), "rows": len(read.frame)}
+        lineage = {"uri": redact(uri), "query": query}
+        return _hashed(iter_sql(uri, query, root), lineage), lineage
     if is_remote(uri):
-        read = read_remote(uri, delimiter, encoding)
-        return read, {"uri": uri, "sha256": frame_sha256(read.frame), "rows": len(read.frame) + len(read.rejected)}
+        lineage = {"uri": uri}
+        return _hashed(iter_remote(uri, delimiter, encoding), lineage), lineage
     path = Path(uri.removeprefix("file://"))
     path = path if path.is_absolute() else root / path
     if path.is_dir():
-        read = read_folder(path, delimiter, encoding)
-        files = sorted(set(read.frame["_source"]))
-        digest = hashlib.sha256("".join(file_sha256(Path(f)) for f in files).encode()).hexdigest()
-        return read, {"uri": uri, "files": len(files), "sha256": digest, "rows": len(read.frame) + len(read.rejected)}
-    read = read_file(path, delimiter, encoding)
-    return read, {"uri": uri, "sha256": file_sha256(path), "rows": len(read.frame) + len(read.rejected)}
+        files = folder_files(path)
+        digest = hashlib.sha256("".join(file_sha256(f) for f in files).encode()).hexdigest()
+        lineage = {"uri": uri, "files": len(files), "sha256": digest}
+        return _counted(iter_folder(path, delimiter, encoding), lineage), lineage
+    if not path.exists():
+        raise IngestError(f"{path}: file not found")
+    lineage = {"uri": uri, "sha256": file_sha256(path)}
+    return _counted(iter_file(path, delimiter, encoding), lineage), lineage
 
 
-def frame_sha256(df: pd.DataFrame) -> str:
+def _counted(chunks: Iterator[Chunk], lineage: dict) -> Iterator[Chunk]:
+    lineage["rows"] = 0
+    for c in chunks:
+        lineage["rows"] += len(c.frame) + len(c.rejected)
+        yield c
+
+
+def _hashed(chunks: Iterator[Chunk], lineage: dict) -> Iterator[Chunk]:
     """Content hash of rows read from a database or remote object (no local file to hash)."""
-    return hashlib.sha256(pd.util.hash_pandas_object(df.drop(columns=["_source"]), index=False).values.tobytes()).hexdigest()
+    h = hashlib.sha256()
+    for c in _counted(chunks, lineage):
+        if len(c.frame):
+            h.update(pd.util.hash_pandas_object(c.frame.drop(columns=["_source"]), index=False).values.tobytes())
+        yield c
+    lineage["sha256"] = h.hexdigest()
+
+
+def read_source(uri: str, root: Path, delimiter: str = ",", encoding: str = "utf-8",
+                query: str | None = None) -> tuple[FileRead, dict]:
+    """The whole table at `uri` (see `open_source`): for small sources and tests."""
+    chunks, lineage = open_source(uri, root, delimiter, encoding, query)
+    return collect(chunks), lineage
 
 
 def read_demo(spec: demo.DemoSpec) -> tuple[dict[str, pd.DataFrame], dict]:

@@ -7,6 +7,10 @@ batch took are read back from the manifests of published batches, so there is no
 that a crash could leave out of step. A run killed at any point leaves either a whole batch or
 none (its staging folder is cleared by the next run, which takes those files again): every record
 is ingested exactly once.
+
+Feeds change shape: with a schema registry, fields beyond the declared ones are inferred and held
+to the stored contract of the `stream` table under `ingest.schema_policy`; each row is written with
+the schema version it was checked against, and `read_published` returns old and new rows as one table.
 """
 
 from __future__ import annotations
@@ -14,14 +18,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
 from mining.ingest import schema as sch
-from mining.ingest.files import REJECTED_COLUMNS, read_jsonl
+from mining.ingest.contract import VERSION_COLUMN, Resolved, accept, extend, resolve
+from mining.ingest.files import REJECTED_COLUMNS, collect, iter_jsonl
 from mining.ingest.sources import file_sha256
 
 STAGING = "_staging"
@@ -49,8 +54,12 @@ def taken_files(out: Path) -> set[str]:
 
 
 def run_batch(inbox: Path, out: Path, schema: dict[str, dict], *, max_files: int | None = None,
-              on_file: Callable[[Path], None] | None = None) -> BatchResult:
-    """Ingest the inbox files not yet taken (oldest name first) as one published batch."""
+              on_file: Callable[[Path], None] | None = None, registry: Path | None = None,
+              policy: str = "warn") -> BatchResult:
+    """Ingest the inbox files not yet taken (oldest name first) as one published batch.
+
+    `schema` declares the fields every record must have; with `registry`, other fields are
+    inferred and versioned there (see the module docstring)."""
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / STAGING, ignore_errors=True)  # a killed run's unpublished batch
     done = taken_files(out)
@@ -61,27 +70,46 @@ def run_batch(inbox: Path, out: Path, schema: dict[str, dict], *, max_files: int
     stage = out / STAGING / f"batch={number:06d}"
     stage.mkdir(parents=True)
     frames, quarantined, manifest = [], [], []
+    contract: Resolved | None = None
     for path in new:
-        read = read_jsonl(path)
-        checked = sch.validate(read.frame, schema, "events", str(path))
-        frames.append(checked.valid.assign(_source=path.name))
-        parse = read.rejected.assign(table="events")[["table", *REJECTED_COLUMNS]]
-        quarantined += [parse, checked.quarantine]
+        read = collect(iter_jsonl(path))
+        if len(read.frame):
+            contract = _contract(contract, read.frame, schema, registry, policy, path)
+            checked = sch.validate(read.frame, contract.schema, "events", str(path), absent="null")
+            frames.append(checked.valid.assign(_source=path.name, **{VERSION_COLUMN: contract.version}))
+            quarantined.append(checked.quarantine)
+        quarantined.append(read.rejected.assign(table="events")[["table", *REJECTED_COLUMNS]])
         manifest.append({"name": path.name, "sha256": file_sha256(path), "rows": len(read.frame) + len(read.rejected)})
         if on_file:
             on_file(path)
-    valid = pd.concat(frames, ignore_index=True)
+    valid = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     quarantine = pd.concat(quarantined, ignore_index=True)
     valid.to_parquet(stage / "rows.parquet", index=False)
     quarantine.to_parquet(stage / "quarantine.parquet", index=False)
     result = BatchResult(number, [m["name"] for m in manifest], sum(m["rows"] for m in manifest), len(valid),
                          len(quarantine))
-    (stage / "_manifest.json").write_text(json.dumps({"batch": number, "files": manifest,
-                                                      "counts": result.__dict__}, indent=2))
+    (stage / "_manifest.json").write_text(json.dumps({
+        "batch": number, "files": manifest, "counts": result.__dict__,
+        "schema": contract and {"version": contract.version, "diff": contract.diff, "warnings": contract.warnings}},
+        indent=2, default=str))
     _fsync_tree(stage)
     os.rename(stage, out / stage.name)  # the commit: atomic on one filesystem
     (out / STAGING).rmdir()
+    if contract is not None:
+        accept(contract)  # after the commit: a new version is stored only with the rows that use it
     return result
+
+
+def _contract(current: Resolved | None, frame: pd.DataFrame, declared: dict[str, dict], registry: Path | None,
+              policy: str, path: Path) -> Resolved:
+    """The declared fields, plus (with a registry) every other field inferred and versioned."""
+    if registry is None:
+        return current or Resolved(declared, 1, policy="declared")
+    inferred = {**sch.infer_schema(frame), **declared}
+    if current is None:
+        return resolve(registry, "stream", inferred, policy, str(path.parent))
+    extend(current, {c: s for c, s in inferred.items() if c not in current.schema}, "stream", path.name)
+    return current
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -98,4 +126,5 @@ def _fsync_tree(folder: Path) -> None:
 def read_published(out: Path) -> pd.DataFrame:
     """Every published batch's valid rows, with their batch number."""
     frames = [pd.read_parquet(b / "rows.parquet").assign(batch=int(b.name.split("=")[1])) for b in published(out)]
+    # batches of older schema versions lack the newer fields: they read as missing
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

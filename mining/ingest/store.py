@@ -1,0 +1,130 @@
+"""Validated tables as folders of Parquet files, written chunk by chunk (bounded memory) and
+hive-partitioned by a date key when the table has a time column; read back as one table.
+
+Each chunk becomes its own file(s), so a chunk can carry columns an earlier one lacked (schema
+evolution); readers unify the files' schemas (a column a file lacks reads as missing).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from mining.ingest.contract import VERSION_COLUMN
+from mining.ingest.files import REJECTED_COLUMNS
+
+ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "string": pa.string(),
+               "category": pa.string(), "datetime": pa.timestamp("us")}
+PANDAS_TYPES = {"int": "Int64", "bool": "boolean", "category": "category"}
+GRANULARITY = {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
+QUARANTINE_SCHEMA = pa.schema([("table", pa.string()), ("source", pa.string()), ("row", pa.int64()),
+                               ("reasons", pa.string()), ("record", pa.string())])
+ORIGIN = ["_source", "_row"]
+META = "_table.json"  # the folder's partition key (readers drop it again)
+
+
+def partition_key(time_column: str, granularity: str) -> str:
+    if granularity not in GRANULARITY:
+        raise ValueError(f"ingest.partition_by={granularity!r}: expected one of {sorted(GRANULARITY)}")
+    return f"{time_column}_{granularity}"
+
+
+class TableWriter:
+    """One table's folder; `write` appends a chunk as new file(s), one per date partition."""
+
+    def __init__(self, folder: Path, time_column: str | None = None, granularity: str = "month",
+                 file_options: ds.FileWriteOptions | None = None) -> None:
+        self.folder, self.time_column, self.granularity = folder, time_column, granularity
+        self.key = partition_key(time_column, granularity) if time_column else None
+        self.file_options = file_options
+        self.chunks = self.rows = 0
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / META).write_text(json.dumps({"partition_key": self.key, "time_column": time_column}))
+
+    def write(self, df: pd.DataFrame, schema: dict[str, dict], version: int) -> None:
+        if df.empty:
+            return
+        table = to_arrow(df.assign(**{VERSION_COLUMN: version}), schema)
+        partitioning = None
+        if self.key:
+            ts = table[self.time_column]
+            table = table.append_column(self.key, pc.strftime(ts, format=GRANULARITY[self.granularity]))
+            partitioning = ds.partitioning(pa.schema([(self.key, pa.string())]), flavor="hive")
+        ds.write_dataset(table, self.folder, format="parquet", partitioning=partitioning,
+                         basename_template=f"part-{self.chunks:05d}-{{i}}.parquet", file_options=self.file_options,
+                         existing_data_behavior="overwrite_or_ignore", max_rows_per_group=1 << 20,
+                         preserve_order=True, use_threads=False)
+        self.chunks += 1
+        self.rows += len(df)
+
+
+def to_arrow(df: pd.DataFrame, schema: dict[str, dict]) -> pa.Table:
+    """A validated chunk with the contract's Arrow types (categories as plain text), so that every
+    chunk's files agree on the columns they share."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    fields = []
+    for f in table.schema:
+        kind = schema.get(f.name, {}).get("type")
+        if kind:
+            fields.append(pa.field(f.name, ARROW_TYPES[kind]))
+        elif pa.types.is_dictionary(f.type) or pa.types.is_null(f.type):
+            fields.append(pa.field(f.name, pa.string()))
+        else:
+            fields.append(f)
+    return table.cast(pa.schema(fields))
+
+
+class QuarantineWriter:
+    """Every failing row of every table, appended chunk by chunk to one Parquet file."""
+
+    def __init__(self, path: Path, file_options: dict | None = None) -> None:
+        self.path, self.rows = path, 0
+        self._writer = pq.ParquetWriter(path, QUARANTINE_SCHEMA, **(file_options or {}))
+
+    def write(self, rows: pd.DataFrame) -> None:
+        if len(rows):
+            frame = rows[["table", *REJECTED_COLUMNS]].astype({"row": "int64"})
+            self._writer.write_table(pa.Table.from_pandas(frame, schema=QUARANTINE_SCHEMA, preserve_index=False))
+            self.rows += len(rows)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def files(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*.parquet"))
+
+
+def dataset(folder: Path, decryption: dict | None = None) -> ds.Dataset:
+    """The table's files as one dataset, their schemas unified (and the date key a column)."""
+    paths = files(folder)
+    read = decryption or {}
+    unified = pa.unify_schemas([pq.read_schema(p, **read) for p in paths], promote_options="permissive")
+    fmt = ds.ParquetFileFormat(**({"default_fragment_scan_options": decryption["scan"]} if decryption else {}))
+    part = ds.partitioning(flavor="hive")
+    return ds.dataset([str(p) for p in paths], schema=unified, format=fmt, partitioning=part,
+                      partition_base_dir=str(folder))
+
+
+def read_table(folder: Path, schema: dict[str, dict] | None = None, keep: tuple[str, ...] = (),
+               decryption: dict | None = None) -> pd.DataFrame:
+    """The table as pandas, with the contract's pandas types; row origin, schema version and the
+    date key dropped unless named in `keep`."""
+    table = dataset(folder, decryption).to_table()
+    df = table.to_pandas()
+    key = json.loads((folder / META).read_text())["partition_key"] if (folder / META).exists() else None
+    df = df.drop(columns=[c for c in df.columns if c in (*ORIGIN, VERSION_COLUMN, key) and c not in keep])
+    for col, spec in (schema or {}).items():
+        if col in df.columns and spec["type"] in PANDAS_TYPES:
+            df[col] = df[col].astype(PANDAS_TYPES[spec["type"]])
+    return df
+
+
+def schema_of(out: Path, table: str) -> dict[str, dict]:
+    return json.loads((out / "schema.json").read_text()).get(table, {})
