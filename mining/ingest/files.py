@@ -188,28 +188,44 @@ def _text_blocks(path: Path, block_bytes: int) -> Iterator[tuple[int, bytes]]:
         yield offset, rest + b"\n"
 
 
+def _json_block(block: bytes, first_line: int, path: Path, encoding: str, utf8: bool,
+                min_lines: int = 2048) -> list[Chunk]:
+    """pyarrow's parser for a clean piece (one object per line); a piece it refuses (a bad line, a
+    blank line, a field whose type changes) is halved until the part holding the trouble is small
+    enough for the line-by-line parser, so one bad line costs little and the rest stay fast."""
+    n_lines = block.count(b"\n")
+    try:
+        table = pajson.read_json(io.BytesIO(block if utf8 else block.decode(encoding).encode()))
+    except pa.ArrowInvalid:
+        table = None
+    if table is not None and table.num_rows == n_lines:
+        return [Chunk(_with_origin(table.to_pandas(), str(path), np.arange(first_line, first_line + n_lines)),
+                      _rejected([]))]
+    if n_lines <= min_lines:
+        return [_json_lines_slowly(block.split(b"\n")[:n_lines], first_line, path, encoding)]
+    cut = block.index(b"\n", len(block) // 2) + 1
+    if cut >= len(block):  # one very long line in the second half: cut before it instead
+        cut = block.rindex(b"\n", 0, len(block) - 1) + 1
+    left = block[:cut]
+    return (_json_block(left, first_line, path, encoding, utf8, min_lines)
+            + _json_block(block[cut:], first_line + left.count(b"\n"), path, encoding, utf8, min_lines))
+
+
 def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYTES) -> Iterator[Chunk]:
-    """JSON-lines blocks: pyarrow's parser for a clean block (one object per line), the line-by-line
-    parser for a block it refuses, so that each bad line is found and the rest kept."""
+    """JSON-lines blocks, parsed by pyarrow, with each bad line found and the rest kept."""
     first_line = 1
+    utf8 = encoding.lower().replace("-", "") in ("utf8", "ascii")
     for offset, block in _text_blocks(path, block_bytes):
         try:
-            text = block.decode(encoding)
+            block.decode(encoding)
         except UnicodeDecodeError as exc:
             raise IngestError(f"{path}: byte 0x{block[exc.start]:02x} at offset {offset + exc.start} is not valid "
                               f"{encoding}; set data.encoding to the file's encoding (e.g. latin-1)") from None
-        utf8 = block if encoding.lower().replace("-", "") in ("utf8", "ascii") else text.encode()
-        n_lines = utf8.count(b"\n")
-        try:
-            table = pajson.read_json(io.BytesIO(utf8), read_options=pajson.ReadOptions(use_threads=True))
-        except pa.ArrowInvalid:
-            table = None
-        if table is not None and table.num_rows == n_lines:
-            lines = np.arange(first_line, first_line + n_lines)
-            yield Chunk(_with_origin(table.to_pandas(), str(path), lines), _rejected([]))
-        else:
-            yield _json_lines_slowly(block.split(b"\n")[:n_lines], first_line, path, encoding)
-        first_line += n_lines
+        pieces = _json_block(block, first_line, path, encoding, utf8)
+        frames = [p.frame for p in pieces if len(p.frame)]
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["_source", "_row"])
+        yield Chunk(frame, pd.concat([p.rejected for p in pieces], ignore_index=True))
+        first_line += block.count(b"\n")
 
 
 def iter_parquet(path: Path, batch_rows: int = 500_000) -> Iterator[Chunk]:

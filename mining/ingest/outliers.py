@@ -38,22 +38,35 @@ def outlier_mask(s: pd.Series, method: str = "iqr", k: float = 3.0) -> pd.Series
     return ((x < limits[0]) | (x > limits[1])).fillna(False)
 
 
-def fences_of(files: list[Path], column: str, method: str, k: float) -> tuple[float, float] | None:
-    """The same fences over a column of Parquet files, computed by DuckDB without loading the table."""
-    if not files:
-        return None
-    src = f"read_parquet({[str(f) for f in files]!r}, union_by_name = true)"
-    col = f'CAST("{column}" AS DOUBLE)'
+def parquet_source(files: list[Path]) -> str:
+    return f"read_parquet({[str(f) for f in files]!r}, union_by_name = true, hive_partitioning = false)"
+
+
+def fences_of(files: list[Path], columns: list[str], method: str, k: float) -> dict[str, tuple[float, float]]:
+    """The same fences for columns of Parquet files, computed by DuckDB (two scans at most) without
+    loading the table; columns with no fences (constant, empty) are left out."""
+    if not files or not columns:
+        return {}
+    src = parquet_source(files)
+    cols = [f'CAST("{c}" AS DOUBLE)' for c in columns]
     with duckdb.connect() as con:
+        meds = con.execute("SELECT " + ", ".join(f"median({c})" for c in cols) + f" FROM {src}").fetchone()
         if method == "mad":
-            med = con.execute(f"SELECT median({col}) FROM {src}").fetchone()[0]
-            if med is None:
-                return None
-            mad = con.execute(f"SELECT median(abs({col} - ?)) FROM {src}", [med]).fetchone()[0]
-            return fences(method, k, med, mad, mad)
-        q1, q3, med = con.execute(f"SELECT quantile_cont({col}, 0.25), quantile_cont({col}, 0.75), "
-                                  f"median({col}) FROM {src}").fetchone()
-    return None if q1 is None else fences(method, k, med, q1, q3)
+            spread = con.execute("SELECT " + ", ".join(
+                f"median(abs({c} - {m if m is not None else 'NULL'}))" for c, m in zip(cols, meds)) + f" FROM {src}"
+            ).fetchone()
+            stats = [(m, d, d) for m, d in zip(meds, spread)]
+        else:
+            q = con.execute("SELECT " + ", ".join(f"quantile_cont({c}, 0.25), quantile_cont({c}, 0.75)" for c in cols)
+                            + f" FROM {src}").fetchone()
+            stats = [(m, q[2 * i], q[2 * i + 1]) for i, m in enumerate(meds)]
+    out = {}
+    for name, (centre, lower, upper) in zip(columns, stats):
+        if centre is not None and lower is not None:
+            limits = fences(method, k, centre, lower, upper)
+            if limits is not None:
+                out[name] = limits
+    return out
 
 
 def numeric_columns(df: pd.DataFrame) -> list[str]:

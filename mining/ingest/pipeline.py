@@ -292,7 +292,7 @@ def _quarantine_outliers(folder: Path, run: _TableRun, cfg: dict, roles: set,
     files = store.files(folder)
     numeric = [c for c, s in run.contract.schema.items() if s["type"] in ("int", "float") and c not in roles]
     cols = cfg.get("columns") or numeric
-    limits = {c: f for c in cols if (f := fences_of(files, c, cfg["method"], float(cfg["k"]))) is not None}
+    limits = fences_of(files, cols, cfg["method"], float(cfg["k"]))
     for f in files:
         df = pq.read_table(f).to_pandas()
         reasons = pd.Series("", index=df.index, dtype=object)

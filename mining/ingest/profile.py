@@ -1,7 +1,7 @@
 """A per-column profile of a validated table: what a reviewer checks before trusting the data.
 
-Computed by DuckDB over the written Parquet files, so that a 10 M-row table is profiled without
-being loaded."""
+Computed by DuckDB over the written Parquet files (a few scans in all), so that a 10 M-row table
+is profiled without being loaded."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mining.ingest.outliers import fences_of
+from mining.ingest.outliers import fences_of, parquet_source
 
 HIDDEN = ("_source", "_row", "_schema_version")
 
@@ -22,26 +22,25 @@ def profile_files(files: list[Path], method: str = "iqr", k: float = 3.0) -> pd.
     if not files:
         return pd.DataFrame(columns=["column", "dtype", "missing_share", "n_unique"])
     schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
-    src = f"read_parquet({[str(f) for f in files]!r}, union_by_name = true, hive_partitioning = false)"
-    rows = []
+    fields = [f for f in schema if f.name not in HIDDEN]
+    numeric = [f.name for f in fields if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
+    ranged = numeric + [f.name for f in fields if pa.types.is_timestamp(f.type)]
+    src = parquet_source(files)
+    q = lambda c: f'"{c}"'  # noqa: E731
+    exprs = ["count(*)"] + [f"count({q(f.name)}), count(DISTINCT {q(f.name)})" for f in fields]
+    exprs += [f"min({q(c)}), max({q(c)})" for c in ranged] + [f"median({q(c)})" for c in numeric]
+    limits = fences_of(files, numeric, method, k)
+    exprs += [f"count_if({q(c)} < {lo!r} OR {q(c)} > {hi!r})" for c, (lo, hi) in limits.items()]
     with duckdb.connect() as con:
-        n = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]
-        for field in schema:
-            if field.name in HIDDEN:
-                continue
-            c = f'"{field.name}"'
-            nulls, distinct = con.execute(f"SELECT count(*) - count({c}), count(DISTINCT {c}) FROM {src}").fetchone()
-            row = {"column": field.name, "dtype": str(field.type), "missing_share": nulls / n if n else 0.0,
-                   "n_unique": int(distinct)}
-            t = field.type
-            if pa.types.is_integer(t) or pa.types.is_floating(t):
-                lo, med, hi = con.execute(f"SELECT min({c}), median({c}), max({c}) FROM {src}").fetchone()
-                limits = fences_of(files, field.name, method, k)
-                out = 0 if limits is None else con.execute(
-                    f"SELECT count(*) FROM {src} WHERE {c} < ? OR {c} > ?", list(limits)).fetchone()[0]
-                row.update(min=lo, median=med, max=hi, outliers=int(out))
-            elif pa.types.is_timestamp(t):
-                lo, hi = con.execute(f"SELECT min({c}), max({c}) FROM {src}").fetchone()
-                row.update(min=str(lo), max=str(hi))
-            rows.append(row)
-    return pd.DataFrame(rows)
+        values = iter(con.execute("SELECT " + ", ".join(exprs) + f" FROM {src}").fetchone())
+    n = next(values)
+    rows = {f.name: {"column": f.name, "dtype": str(f.type), "missing_share": (n - next(values)) / n if n else 0.0,
+                     "n_unique": int(next(values))} for f in fields}
+    for c in ranged:
+        lo, hi = next(values), next(values)
+        rows[c].update(min=lo, max=hi) if c in numeric else rows[c].update(min=str(lo), max=str(hi))
+    for c in numeric:
+        rows[c]["median"] = next(values)
+    for c in numeric:
+        rows[c]["outliers"] = int(next(values)) if c in limits else 0
+    return pd.DataFrame(list(rows.values()))

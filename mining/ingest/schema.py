@@ -31,9 +31,13 @@ class Validated:
     check_counts: dict[str, int]
 
 
+INFER_ROWS = 100_000  # rows the inferred types are read from: the first chunk's head
+
+
 def infer_schema(df: pd.DataFrame, required: list[str] = (), unique: list[str] = ()) -> dict[str, dict]:
     """A schema from the data itself: the type most values have; other values then fail the check."""
     schema: dict[str, dict] = {}
+    df = df.head(INFER_ROWS)
     for col in df.columns.drop(ORIGIN, errors="ignore"):
         s = df[col].dropna()
         if ptypes.is_bool_dtype(s):
@@ -76,10 +80,12 @@ def coerce(s: pd.Series, kind: str) -> pd.Series:
     if kind in ("int", "float"):
         if ptypes.is_bool_dtype(s) or ptypes.is_numeric_dtype(s):
             out = s.astype("float64")
+        elif ptypes.is_object_dtype(s):  # mixed values (JSON numbers and text): pandas parses them in one pass
+            out = pd.to_numeric(s, errors="coerce").astype("float64")
         else:
             out = _arrow_cast(s, pa.int64() if kind == "int" else pa.float64())
             if out is None:
-                out = pd.to_numeric(s, errors="coerce").astype("float64")
+                out = _numbers_tolerantly(s)
             elif kind == "int":
                 return out
         if kind == "int":
@@ -88,15 +94,24 @@ def coerce(s: pd.Series, kind: str) -> pd.Series:
     if kind == "bool":
         if ptypes.is_bool_dtype(s):
             return s.astype("boolean")
-        text = pc.utf8_lower(pc.utf8_trim_whitespace(pa.array(s.astype("string"), from_pandas=True)))
+        text = pc.utf8_lower(pc.utf8_trim_whitespace(_text(s)))
         yes = pc.is_in(text, pa.array([k for k, v in _BOOL.items() if v]))
         no = pc.is_in(text, pa.array([k for k, v in _BOOL.items() if not v]))
         return pd.Series(pc.if_else(yes, True, pc.if_else(no, False, None)).to_pandas(
             types_mapper={pa.bool_(): pd.BooleanDtype()}.get), index=s.index)
     if kind == "datetime":
         return _datetime(s)
-    out = s.astype("string")
+    out = s if ptypes.is_string_dtype(s) and not ptypes.is_object_dtype(s) else s.astype("str")
     return out.astype("category") if kind == "category" else out
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Text as it is (no copy for a text column), anything else written as text."""
+    return s if ptypes.is_string_dtype(s) and not ptypes.is_object_dtype(s) else s.astype("str")
+
+
+def _text(s: pd.Series) -> pa.Array:
+    return pa.array(_as_text(s), from_pandas=True, type=pa.string())
 
 
 def _arrow_cast(s: pd.Series, to: pa.DataType) -> pd.Series | None:
@@ -109,6 +124,37 @@ def _arrow_cast(s: pd.Series, to: pa.DataType) -> pd.Series | None:
     return pd.Series(arr.to_pandas(types_mapper=mapper.get), index=s.index)
 
 
+_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_ISO_NAIVE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?$"
+_ISO_ZONED = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$"
+
+
+def _by_pattern(s: pd.Series, patterns: list[tuple[str, pa.DataType]], rest, empty) -> np.ndarray:
+    """A column Arrow could not cast whole: the values matching each pattern cast by Arrow, the few
+    others (a word among numbers, an unusual date format) by pandas' tolerant parser `rest`.
+    Every part comes back as numpy values of `empty`'s dtype (naive UTC for timestamps)."""
+    text = _text(s)
+    out, done = empty.copy(), np.zeros(len(s), dtype=bool)
+    for pattern, to in patterns:
+        mask = pc.fill_null(pc.match_substring_regex(text, pattern), False).to_numpy(zero_copy_only=False) & ~done
+        if mask.any():
+            cast = pc.cast(pc.utf8_trim_whitespace(text.filter(pa.array(mask))), to)
+            if pa.types.is_timestamp(to) and to.tz:
+                cast = cast.cast(pa.timestamp("us"))  # the UTC instant, without its zone
+            out[mask] = cast.to_numpy(zero_copy_only=False)
+            done |= mask
+    other = ~done & s.notna().to_numpy()
+    if other.any():
+        out[other] = np.asarray(rest(s[other]))
+    return out
+
+
+def _numbers_tolerantly(s: pd.Series) -> pd.Series:
+    out = _by_pattern(s, [(_NUMBER, pa.float64())], lambda x: pd.to_numeric(x, errors="coerce").astype("float64"),
+                      np.full(len(s), np.nan))
+    return pd.Series(out, index=s.index)
+
+
 def _datetime(s: pd.Series) -> pd.Series:
     """Naive UTC timestamps: ISO text without a zone is taken as UTC, offsets are applied."""
     if ptypes.is_datetime64_any_dtype(s):
@@ -118,13 +164,19 @@ def _datetime(s: pd.Series) -> pd.Series:
         if not ptypes.is_numeric_dtype(s):
             for to in (pa.timestamp("us"), pa.timestamp("us", "UTC")):
                 try:
-                    arr = pc.cast(pa.array(s.astype("string"), from_pandas=True, type=pa.string()), to)
+                    arr = pc.cast(_text(s), to)
                     out = pd.Series(arr.to_pandas(), index=s.index)
                     break
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                     continue
         if out is None:
-            out = pd.to_datetime(s, errors="coerce", utc=True, format="mixed")
+            def rest(x: pd.Series) -> np.ndarray:
+                parsed = pd.to_datetime(x, errors="coerce", utc=True, format="mixed")
+                return parsed.dt.tz_localize(None).astype("datetime64[us]").to_numpy()
+
+            out = pd.Series(_by_pattern(s, [(_ISO_NAIVE, pa.timestamp("us")), (_ISO_ZONED, pa.timestamp("us", "UTC"))],
+                                        rest, np.full(len(s), np.datetime64("NaT"), dtype="datetime64[us]")),
+                            index=s.index)
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_convert("UTC").dt.tz_localize(None)
     return out.astype("datetime64[us]")
@@ -143,10 +195,12 @@ class KeyIndex:
     @staticmethod
     def hashes(values: pd.Series) -> np.ndarray:
         """Keys compared as text, so that 42 in a CSV and 42 in a JSON log are one key."""
-        return pd.util.hash_pandas_object(values.astype("string"), index=False, categorize=False).to_numpy()
+        return pd.util.hash_pandas_object(_as_text(values), index=False, categorize=False).to_numpy()
 
     def contains(self, values: pd.Series) -> np.ndarray:
-        h = self.hashes(values)
+        return self._contains(self.hashes(values))
+
+    def _contains(self, h: np.ndarray) -> np.ndarray:
         pos = np.searchsorted(self._seen, h)
         return (pos < len(self._seen)) & (self._seen[np.minimum(pos, len(self._seen) - 1)] == h) \
             if len(self._seen) else np.zeros(len(h), dtype=bool)
@@ -159,7 +213,7 @@ class KeyIndex:
         if not present.any():
             return dup
         h = self.hashes(values[present])
-        seen_before = self.contains(values[present])
+        seen_before = self._contains(h)
         again = pd.Series(h).duplicated(keep="first").to_numpy()
         dup[present] = seen_before | again
         new = np.unique(h[~(seen_before | again)])

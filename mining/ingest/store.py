@@ -59,7 +59,7 @@ class TableWriter:
         ds.write_dataset(table, self.folder, format="parquet", partitioning=partitioning,
                          basename_template=f"part-{self.chunks:05d}-{{i}}.parquet", file_options=self.file_options,
                          existing_data_behavior="overwrite_or_ignore", max_rows_per_group=1 << 20,
-                         preserve_order=True, use_threads=False)
+                         preserve_order=True)
         self.chunks += 1
         self.rows += len(df)
 
