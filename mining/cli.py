@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def stream_once() -> int:
     """One micro-batch of params/ingest.yaml `stream` (run it from cron or a scheduler)."""
+    from mining.ingest.contract import REGISTRY_DIR
     from mining.ingest.files import IngestError
     from mining.ingest.pipeline import events_schema
     from mining.ingest.stream import run_batch
@@ -51,7 +52,8 @@ def stream_once() -> int:
     cfg = params["ingest"]["stream"]
     try:
         res = run_batch(params.path(cfg["inbox"]), params.path(cfg["out"]), events_schema(params),
-                        max_files=cfg.get("max_files"))
+                        max_files=cfg.get("max_files"), registry=params.path(REGISTRY_DIR),
+                        policy=params["ingest"]["schema_policy"])
     except IngestError as exc:
         print(f"mining: {exc}", file=sys.stderr)
         return 1

