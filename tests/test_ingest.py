@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 
 from mining.ingest import schema as sch
@@ -325,7 +326,7 @@ def test_duplicates_and_line_numbers_hold_across_chunks(tmp_path):
     rejected = pd.concat([c.rejected for c in chunks], ignore_index=True)
     assert frame["_row"].tolist() == list(range(2, 203)) + [204] and rejected["row"].tolist() == [203]
     keys = sch.KeyIndex()
-    dups = [keys.add(c.frame["id"]) for c in chunks if len(c.frame)]
+    dups = [keys.add(pl.from_arrow(c.table["id"])) for c in chunks if c.table.num_rows]
     flagged = frame.loc[np.concatenate(dups), "_row"].tolist()
     assert flagged == [202]  # "r5" again, seen 6 blocks earlier
 

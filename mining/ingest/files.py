@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
+from pandas.api import types as ptypes
 
 
 class IngestError(RuntimeError):
@@ -38,7 +39,16 @@ class FileRead:
     rejected: pd.DataFrame  # unparseable rows: source, row, reasons, record (the raw text)
 
 
-Chunk = FileRead  # one block of a file: the same two parts
+@dataclass
+class Chunk:
+    """One block of a source: parsed rows (Arrow, with `_source` and `_row`) and unparseable ones."""
+
+    table: pa.Table
+    rejected: pd.DataFrame
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return self.table.to_pandas()
 
 REJECTED_COLUMNS = ["source", "row", "reasons", "record"]
 DELIMITERS = ",;\t|"
@@ -101,10 +111,41 @@ def _lines_for(start: int, n: int, skip: np.ndarray) -> np.ndarray:
     return lines[~np.isin(lines, skip)][:n]
 
 
-def _with_origin(df: pd.DataFrame, source: str, rows: np.ndarray) -> pd.DataFrame:
-    df.insert(0, "_row", rows.astype("int64"))
-    df.insert(0, "_source", source)
-    return df
+EMPTY = pa.table({"_source": pa.array([], pa.string()), "_row": pa.array([], pa.int64())})
+
+
+def with_origin(table: pa.Table, source: str, rows: np.ndarray) -> pa.Table:
+    """The rows with their origin in front: the source (dictionary-encoded: one string stored) and line."""
+    where = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(rows), dtype="int32")), pa.array([source]))
+    return pa.Table.from_arrays([where, pa.array(rows.astype("int64")), *table.columns],
+                                names=["_source", "_row", *table.column_names])
+
+
+def arrow_from_pandas(df: pd.DataFrame) -> pa.Table:
+    """A pandas frame as Arrow; an object column of mixed values (JSON numbers and text, nested
+    objects) becomes text, left for the schema to type."""
+    safe = df.copy()
+    for col in df.columns:
+        if ptypes.is_object_dtype(df[col]):
+            safe[col] = df[col].map(lambda v: v if v is None or isinstance(v, str) or v != v else
+                                    (json.dumps(v) if isinstance(v, (dict, list)) else str(v)))
+    return pa.Table.from_pandas(safe, preserve_index=False)
+
+
+def concat(tables: list[pa.Table]) -> pa.Table:
+    """Blocks of one source as one table: a column whose type differs between blocks becomes text."""
+    tables = [t for t in tables if t.num_columns]
+    if not tables:
+        return EMPTY
+    types: dict[str, set] = {}
+    for t in tables:
+        for f in t.schema:
+            types.setdefault(f.name, set()).add(f.type)
+    mixed = {n for n, ts in types.items() if len(ts - {pa.null()}) > 1}
+    if mixed:
+        tables = [t.cast(pa.schema([pa.field(f.name, pa.string()) if f.name in mixed else f for f in t.schema]))
+                  for t in tables]
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def _rejected(rows: list[dict]) -> pd.DataFrame:
@@ -138,9 +179,9 @@ def iter_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8",
             if len(lines):
                 next_line = int(lines[-1]) + 1
                 skip = skip[skip >= next_line]
-            yield Chunk(_with_origin(batch.to_pandas(), str(path), lines), _rejected(done))
+            yield Chunk(with_origin(pa.Table.from_batches([batch]), str(path), lines), _rejected(done))
         if bad:
-            yield Chunk(pd.DataFrame(), _rejected(bad))
+            yield Chunk(EMPTY, _rejected(bad))
     except (pa.ArrowInvalid, OSError, EOFError) as exc:
         if "Empty CSV file" in str(exc):
             raise IngestError(f"{path}: file is empty (expected a header and rows)") from None
@@ -167,8 +208,8 @@ def _json_lines_slowly(text: list[bytes], first: int, path: Path, encoding: str)
             continue
         records.append(obj)
         lines.append(n)
-    df = pd.DataFrame.from_records(records) if records else pd.DataFrame()
-    return Chunk(_with_origin(df, str(path), np.array(lines)), _rejected(bad))
+    table = arrow_from_pandas(pd.DataFrame.from_records(records)) if records else pa.table({})
+    return Chunk(with_origin(table, str(path), np.array(lines, dtype="int64")), _rejected(bad))
 
 
 def _text_blocks(path: Path, block_bytes: int) -> Iterator[tuple[int, bytes]]:
@@ -202,8 +243,7 @@ def _json_block(block: bytes, first_line: int, path: Path, encoding: str, utf8: 
     except pa.ArrowInvalid:
         table = None
     if table is not None and table.num_rows == n_lines:
-        return [Chunk(_with_origin(table.to_pandas(), str(path), np.arange(first_line, first_line + n_lines)),
-                      _rejected([]))]
+        return [Chunk(with_origin(table, str(path), np.arange(first_line, first_line + n_lines)), _rejected([]))]
     if n_lines <= min_lines:
         return [_json_lines_slowly(block.split(b"\n")[:n_lines], first_line, path, encoding)]
     cut = block.index(b"\n", len(block) // 2) + 1
@@ -225,9 +265,8 @@ def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYT
             raise IngestError(f"{path}: byte 0x{block[exc.start]:02x} at offset {offset + exc.start} is not valid "
                               f"{encoding}; set data.encoding to the file's encoding (e.g. latin-1)") from None
         pieces = _json_block(block, first_line, path, encoding, utf8)
-        frames = [p.frame for p in pieces if len(p.frame)]
-        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["_source", "_row"])
-        yield Chunk(frame, pd.concat([p.rejected for p in pieces], ignore_index=True))
+        yield Chunk(concat([p.table for p in pieces if p.table.num_rows]),
+                    pd.concat([p.rejected for p in pieces], ignore_index=True))
         first_line += block.count(b"\n")
 
 
@@ -238,7 +277,7 @@ def iter_parquet(path: Path, batch_rows: int = 500_000) -> Iterator[Chunk]:
         for batch in pf.iter_batches(batch_size=batch_rows):
             rows = np.arange(start, start + batch.num_rows)
             start += batch.num_rows
-            yield Chunk(_with_origin(batch.to_pandas(), str(path), rows), _rejected([]))
+            yield Chunk(with_origin(pa.Table.from_batches([batch]), str(path), rows), _rejected([]))
     except (OSError, pa.ArrowInvalid) as exc:
         raise IngestError(f"{path}: not a readable Parquet file ({exc})") from None
 
@@ -263,7 +302,7 @@ def iter_file(path: Path, delimiter: str = ",", encoding: str = "utf-8",
     parsed, first_bad = 0, None
     n_bad = 0
     for chunk in chunks:
-        parsed += len(chunk.frame)
+        parsed += chunk.table.num_rows
         n_bad += len(chunk.rejected)
         if first_bad is None and len(chunk.rejected):
             first_bad = chunk.rejected.iloc[0]
@@ -277,13 +316,11 @@ def iter_file(path: Path, delimiter: str = ",", encoding: str = "utf-8",
 
 def collect(chunks: Iterator[Chunk]) -> FileRead:
     """All chunks as one frame: for small sources and tests; the stage itself streams."""
-    frames, rejected = [], []
+    tables, rejected = [], []
     for c in chunks:
-        if len(c.frame.columns):
-            frames.append(c.frame)
+        tables.append(c.table)
         rejected.append(c.rejected)
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["_source", "_row"])
-    return FileRead(frame, pd.concat(rejected, ignore_index=True) if rejected else _rejected([]))
+    return FileRead(concat(tables).to_pandas(), pd.concat(rejected, ignore_index=True) if rejected else _rejected([]))
 
 
 def read_file(path: Path, delimiter: str = ",", encoding: str = "utf-8") -> FileRead:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -18,7 +19,7 @@ from mining.data import demo
 from mining.ingest import encryption, store
 from mining.ingest import schema as sch
 from mining.ingest.contract import REGISTRY_DIR, VERSION_COLUMN, Resolved, accept, extend, resolve
-from mining.ingest.files import REJECTED_COLUMNS, Chunk, IngestError
+from mining.ingest.files import REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas
 from mining.ingest.outliers import fences_of
 from mining.ingest.privacy import pseudonymiser
 from mining.ingest.profile import profile_files
@@ -204,8 +205,9 @@ def _ingest_into(staging: Path, params: Params, charter: dict) -> IngestResult:
 
 
 def _slices(df: pd.DataFrame, rows: int = 500_000) -> Iterator[Chunk]:
+    table = arrow_from_pandas(df)
     for start in range(0, max(len(df), 1), rows):
-        yield Chunk(df.iloc[start:start + rows].reset_index(drop=True), pd.DataFrame(columns=REJECTED_COLUMNS))
+        yield Chunk(table.slice(start, rows), pd.DataFrame(columns=REJECTED_COLUMNS))
 
 
 def _entity_contract(params: Params, charter: dict, first: pd.DataFrame, registry: Path, source: str) -> Resolved:
@@ -229,63 +231,68 @@ def _stream_table(name: str, chunks: Iterator[Chunk], contract_for, writer: stor
                   quarantine: store.QuarantineWriter, personal: list[str], pseudonym,
                   orphans: tuple[sch.KeyIndex | None, str] | None = None) -> _TableRun:
     """Validate and write one table chunk by chunk; only the keys of unique columns (8 bytes each)
-    outlive a chunk."""
+    outlive a chunk. Writing runs in the writer's thread while the next chunk is read."""
     run = _TableRun()
     keys: dict[str, sch.KeyIndex] = {}
-    for chunk in chunks:
-        run.rows_in += len(chunk.frame) + len(chunk.rejected)
-        if len(chunk.rejected):
-            quarantine.write(chunk.rejected.assign(table=name))
-            run.rows_quarantined += len(chunk.rejected)
-            run.count({"parse": len(chunk.rejected)})
-        if not len(chunk.frame):
-            continue
-        origin = str(chunk.frame["_source"].iloc[0])
-        if run.contract is None:
-            run.contract = contract_for(chunk.frame)
-            keys = {c: sch.KeyIndex() for c, s in run.contract.schema.items() if s.get("unique")}
-            absent = "raise"
-        else:
-            new = [c for c in chunk.frame.columns if c not in run.contract.schema and c not in sch.ORIGIN]
-            if new and run.contract.policy != "declared":
-                sch_new = sch.infer_schema(chunk.frame[new])
-                extend(run.contract, sch_new, name, origin)
-            absent = "null"
-        res = sch.validate(chunk.frame, run.contract.schema, name, origin, keys, absent=absent)
-        valid, bad = res.valid, [res.quarantine]
-        run.count(res.check_counts)
-        if pseudonym:
-            for col in personal:
-                if col in valid.columns:
-                    valid[col] = _pseudonymise(valid[col], pseudonym)
-        if orphans and orphans[0] is not None and len(valid):
-            index, col = orphans
-            orphan = ~index.contains(valid[col])
-            if orphan.any():
-                reason = f"orphan:{col} (no valid entity)"
-                bad.append(sch.quarantine_frame(valid[orphan], pd.Series(reason, index=valid.index[orphan]), name))
-                run.count({reason: int(orphan.sum())})
-                valid = valid[~orphan]
-        writer.write(valid, run.contract.schema, run.contract.version)
-        for q in bad:
-            quarantine.write(q)
-            run.rows_quarantined += len(q)
-        run.rows_valid += len(valid)
+    try:
+        for chunk in chunks:
+            run.rows_in += chunk.table.num_rows + len(chunk.rejected)
+            if len(chunk.rejected):
+                quarantine.write(chunk.rejected.assign(table=name))
+                run.rows_quarantined += len(chunk.rejected)
+                run.count({"parse": len(chunk.rejected)})
+            if not chunk.table.num_rows:
+                continue
+            raw = pl.from_arrow(chunk.table)
+            origin = str(raw["_source"][0])
+            if run.contract is None:
+                run.contract = contract_for(chunk.table.slice(0, sch.INFER_ROWS).to_pandas())
+                keys = {c: sch.KeyIndex() for c, s in run.contract.schema.items() if s.get("unique")}
+                absent = "raise"
+            else:
+                new = [c for c in raw.columns if c not in run.contract.schema and c not in sch.ORIGIN]
+                if new and run.contract.policy != "declared":
+                    extend(run.contract, sch.infer_schema(raw.select(new).head(sch.INFER_ROWS).to_pandas()), name,
+                           origin)
+                absent = "null"
+            res = sch.validate_table(raw, run.contract.schema, name, origin, keys, absent=absent)
+            valid, bad = res.valid, [res.quarantine]
+            run.count(res.check_counts)
+            if pseudonym:
+                valid = valid.with_columns([_pseudonymise(valid[c], pseudonym) for c in personal if c in valid.columns])
+            if orphans and orphans[0] is not None and len(valid):
+                index, col = orphans
+                orphan = ~index.contains(valid[col])
+                if orphan.any():
+                    reason = f"orphan:{col} (no valid entity)"
+                    rows = valid.filter(pl.Series(orphan)).to_pandas()
+                    bad.append(sch.quarantine_frame(rows, pd.Series(reason, index=rows.index), name))
+                    run.count({reason: int(orphan.sum())})
+                    valid = valid.filter(pl.Series(~orphan))
+            writer.write(valid.to_arrow(compat_level=pl.CompatLevel.oldest()), run.contract.schema,
+                         run.contract.version)
+            for q in bad:
+                quarantine.write(q)
+                run.rows_quarantined += len(q)
+            run.rows_valid += len(valid)
+    finally:
+        writer.close()
     if run.contract is None:
         raise IngestError(f"{name}: the source yielded no parseable row")
     return run
 
 
-def _pseudonymise(values: pd.Series, pseudonym) -> pd.Series:
-    uniques = values.dropna().unique()  # hash each distinct value once
-    return values.map(dict(zip(uniques, map(pseudonym, uniques)))).astype("string")
+def _pseudonymise(values: pl.Series, pseudonym) -> pl.Series:
+    uniques = values.drop_nulls().unique().to_list()  # hash each distinct value once
+    return values.replace_strict(dict(zip(uniques, map(pseudonym, uniques))), default=None,
+                                 return_dtype=pl.Utf8)
 
 
 def _key_index(folder: Path, column: str) -> sch.KeyIndex:
     """The valid entities' ids, read back one file and one column at a time."""
     index = sch.KeyIndex()
     for f in store.files(folder):
-        index.add(pq.read_table(f, columns=[column]).column(column).to_pandas())
+        index.add(pl.from_arrow(pq.read_table(f, columns=[column]).column(column)))
     return index
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 
-from mining.ingest.files import REJECTED_COLUMNS, Chunk, IngestError, iter_file
+from mining.ingest.files import REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas, iter_file, with_origin
 
 SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle", "duckdb")
 FILE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson", ".json", ".jsonl.gz")
@@ -56,12 +57,10 @@ def iter_sql(uri: str, query: str | None, root: Path, batch_rows: int = 500_000)
     url = expand_env(uri)
     source, start = f"{redact(uri)}#query", 1
     try:
-        for df in _sql_frames(url, uri, query, root, batch_rows):
-            df = df.reset_index(drop=True)
-            df.insert(0, "_row", np.arange(start, start + len(df), dtype="int64"))
-            df.insert(0, "_source", source)
-            start += len(df)
-            yield Chunk(df, pd.DataFrame(columns=REJECTED_COLUMNS))
+        for table in _sql_tables(url, uri, query, root, batch_rows):
+            yield Chunk(with_origin(table, source, np.arange(start, start + table.num_rows)),
+                        pd.DataFrame(columns=REJECTED_COLUMNS))
+            start += table.num_rows
     except IngestError:
         raise
     except Exception as exc:  # driver errors differ by database; the message names the source
@@ -70,7 +69,7 @@ def iter_sql(uri: str, query: str | None, root: Path, batch_rows: int = 500_000)
         raise IngestError(f"{redact(uri)}: the query returned no rows")
 
 
-def _sql_frames(url: str, uri: str, query: str, root: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
+def _sql_tables(url: str, uri: str, query: str, root: Path, batch_rows: int) -> Iterator[pa.Table]:
     if url.startswith("duckdb:///"):
         import duckdb
 
@@ -81,14 +80,15 @@ def _sql_frames(url: str, uri: str, query: str, root: Path, batch_rows: int) -> 
         with duckdb.connect(str(path), read_only=True) as con:
             reader = con.sql(query).to_arrow_reader(batch_rows)
             for batch in reader:
-                yield batch.to_pandas()
+                yield pa.Table.from_batches([batch])
         return
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         url = "sqlite:///" + str(root / url[len("sqlite:///"):])
     engine = sa.create_engine(url)
     try:
         with engine.connect().execution_options(stream_results=True) as con:
-            yield from pd.read_sql_query(sa.text(query), con, chunksize=batch_rows)
+            for df in pd.read_sql_query(sa.text(query), con, chunksize=batch_rows):
+                yield arrow_from_pandas(df)
     finally:
         engine.dispose()
 
@@ -109,7 +109,10 @@ def iter_folder(folder: Path, delimiter: str, encoding: str) -> Iterator[Chunk]:
     for f in folder_files(folder):
         hive = _hive_values(f, folder)
         for chunk in iter_file(f, delimiter, encoding):
-            yield Chunk(chunk.frame.assign(**hive) if len(chunk.frame.columns) else chunk.frame, chunk.rejected)
+            table = chunk.table
+            for key, value in hive.items():
+                table = table.append_column(key, pa.array([value] * table.num_rows, pa.string()))
+            yield Chunk(table, chunk.rejected)
 
 
 def iter_remote(uri: str, delimiter: str, encoding: str) -> Iterator[Chunk]:
@@ -125,8 +128,9 @@ def iter_remote(uri: str, delimiter: str, encoding: str) -> Iterator[Chunk]:
                 with open(local, "wb") as dst:
                     shutil.copyfileobj(src, dst, length=1 << 20)
             for chunk in iter_file(local, delimiter, encoding):
-                if len(chunk.frame.columns):
-                    chunk.frame["_source"] = uri
+                if chunk.table.num_rows:
+                    chunk.table = with_origin(chunk.table.drop_columns(["_source", "_row"]), uri,
+                                              chunk.table["_row"].to_numpy())
                 if len(chunk.rejected):
                     chunk.rejected["source"] = uri
                 yield chunk

@@ -2,6 +2,11 @@
 
 Every failing row is kept, with every check it failed (not only the first), so that
 rows_in == rows_valid + rows_quarantined always holds and a person can act on the reasons.
+
+Chunks stay in Arrow / polars end to end (pandas only for the few failing rows): values are cast
+to the contract's types by polars (vectorised, multi-threaded; pandas' tolerant parser only for the
+odd timestamps polars does not read), and the value checks are a pandera schema (polars backend)
+compiled from the contract, validated lazily so that every failure is collected.
 """
 
 from __future__ import annotations
@@ -11,12 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pandera
+import pandera.polars as pandera
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
-from mining.ingest.files import IngestError
+from mining.ingest.files import IngestError, arrow_from_pandas
 
 TYPES = ("int", "float", "bool", "string", "category", "datetime")
 ORIGIN = ["_source", "_row"]
@@ -28,6 +34,13 @@ _BOOL = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no":
 class Validated:
     valid: pd.DataFrame
     quarantine: pd.DataFrame  # one row per failing input row: origin, reasons, original record
+    check_counts: dict[str, int]
+
+
+@dataclass
+class CheckedTable:
+    valid: pl.DataFrame  # typed rows that passed every check, origin columns kept
+    quarantine: pd.DataFrame
     check_counts: dict[str, int]
 
 
@@ -70,116 +83,71 @@ def _infer_text(s: pd.Series, share: float = 0.95) -> str:
     return "category" if s.nunique() <= max(50, len(s) // 20) else "string"
 
 
-def coerce(s: pd.Series, kind: str) -> pd.Series:
-    """`s` as the schema's type; values that do not fit become missing (and fail the type check).
-
-    Arrow's vectorised casts take the common, clean case; pandas' tolerant parsers take a column
-    that Arrow refuses (a stray word among numbers, mixed timestamp formats and time zones)."""
-    if kind == "int" and ptypes.is_integer_dtype(s):
-        return s.astype("Int64")
+def cast(raw: pl.Series, kind: str) -> pl.Series:
+    """`raw` as the schema's type; values that do not fit become null (and fail the type check)."""
+    dt = raw.dtype
     if kind in ("int", "float"):
-        if ptypes.is_bool_dtype(s) or ptypes.is_numeric_dtype(s):
-            out = s.astype("float64")
-        elif ptypes.is_object_dtype(s):  # mixed values (JSON numbers and text): pandas parses them in one pass
-            out = pd.to_numeric(s, errors="coerce").astype("float64")
+        if dt == pl.Boolean or dt.is_numeric():
+            num = raw.cast(pl.Float64)
+        elif dt == pl.Null:
+            num = raw.cast(pl.Float64)
         else:
-            out = _arrow_cast(s, pa.int64() if kind == "int" else pa.float64())
-            if out is None:
-                out = _numbers_tolerantly(s)
-            elif kind == "int":
-                return out
-        if kind == "int":
-            return out.where(np.mod(out, 1) == 0).astype("Int64")
-        return out
+            num = raw.cast(pl.Utf8).str.strip_chars().cast(pl.Float64, strict=False)
+        if kind == "float":
+            return num
+        if dt.is_integer():
+            return raw.cast(pl.Int64)
+        whole = num.is_finite() & (num == num.floor()) & (num.abs() < 2.0**63)
+        return pl.select(pl.when(whole).then(num).otherwise(None).cast(pl.Int64)).to_series().alias(raw.name)
     if kind == "bool":
-        if ptypes.is_bool_dtype(s):
-            return s.astype("boolean")
-        text = pc.utf8_lower(pc.utf8_trim_whitespace(_text(s)))
-        yes = pc.is_in(text, pa.array([k for k, v in _BOOL.items() if v]))
-        no = pc.is_in(text, pa.array([k for k, v in _BOOL.items() if not v]))
-        return pd.Series(pc.if_else(yes, True, pc.if_else(no, False, None)).to_pandas(
-            types_mapper={pa.bool_(): pd.BooleanDtype()}.get), index=s.index)
+        if dt == pl.Boolean:
+            return raw
+        text = raw.cast(pl.Utf8).str.strip_chars().str.to_lowercase()
+        return text.replace_strict(_BOOL, default=None, return_dtype=pl.Boolean)
     if kind == "datetime":
-        return _datetime(s)
-    out = s if ptypes.is_string_dtype(s) and not ptypes.is_object_dtype(s) else s.astype("str")
-    return out.astype("category") if kind == "category" else out
+        return _datetime(raw)
+    return raw.cast(pl.Utf8) if dt != pl.Utf8 else raw
 
 
-def _as_text(s: pd.Series) -> pd.Series:
-    """Text as it is (no copy for a text column), anything else written as text."""
-    return s if ptypes.is_string_dtype(s) and not ptypes.is_object_dtype(s) else s.astype("str")
-
-
-def _text(s: pd.Series) -> pa.Array:
-    return pa.array(_as_text(s), from_pandas=True, type=pa.string())
-
-
-def _arrow_cast(s: pd.Series, to: pa.DataType) -> pd.Series | None:
-    """The column cast by Arrow, or None when any value does not cast."""
-    try:
-        arr = pc.cast(pa.array(s, from_pandas=True, type=pa.string()), to)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return None
-    mapper = {pa.int64(): pd.Int64Dtype(), pa.float64(): None}
-    return pd.Series(arr.to_pandas(types_mapper=mapper.get), index=s.index)
-
-
-_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
-_ISO_NAIVE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?$"
-_ISO_ZONED = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$"
-
-
-def _by_pattern(s: pd.Series, patterns: list[tuple[str, pa.DataType]], rest, empty) -> np.ndarray:
-    """A column Arrow could not cast whole: the values matching each pattern cast by Arrow, the few
-    others (a word among numbers, an unusual date format) by pandas' tolerant parser `rest`.
-    Every part comes back as numpy values of `empty`'s dtype (naive UTC for timestamps)."""
-    text = _text(s)
-    out, done = empty.copy(), np.zeros(len(s), dtype=bool)
-    for pattern, to in patterns:
-        mask = pc.fill_null(pc.match_substring_regex(text, pattern), False).to_numpy(zero_copy_only=False) & ~done
-        if mask.any():
-            cast = pc.cast(pc.utf8_trim_whitespace(text.filter(pa.array(mask))), to)
-            if pa.types.is_timestamp(to) and to.tz:
-                cast = cast.cast(pa.timestamp("us"))  # the UTC instant, without its zone
-            out[mask] = cast.to_numpy(zero_copy_only=False)
-            done |= mask
-    other = ~done & s.notna().to_numpy()
-    if other.any():
-        out[other] = np.asarray(rest(s[other]))
-    return out
-
-
-def _numbers_tolerantly(s: pd.Series) -> pd.Series:
-    out = _by_pattern(s, [(_NUMBER, pa.float64())], lambda x: pd.to_numeric(x, errors="coerce").astype("float64"),
-                      np.full(len(s), np.nan))
-    return pd.Series(out, index=s.index)
-
-
-def _datetime(s: pd.Series) -> pd.Series:
-    """Naive UTC timestamps: ISO text without a zone is taken as UTC, offsets are applied."""
-    if ptypes.is_datetime64_any_dtype(s):
-        out = s
+def _datetime(raw: pl.Series) -> pl.Series:
+    """Naive UTC timestamps: ISO text without a zone is taken as UTC, offsets are applied; a value
+    in a format polars does not infer goes through pandas' tolerant parser (mixed formats)."""
+    if isinstance(raw.dtype, pl.Datetime):
+        out = raw
+    elif raw.dtype == pl.Date:
+        out = raw.cast(pl.Datetime("us"))
+    elif raw.dtype in (pl.Utf8, pl.Null) or raw.dtype == pl.Categorical:
+        text = raw.cast(pl.Utf8)
+        # the common ISO form by Arrow's strptime (one fast pass), the rest by polars' format inference,
+        # and what is left (mixed formats) by pandas
+        iso = pc.strptime(text.to_arrow().cast(pa.string()), format="%Y-%m-%dT%H:%M:%S", unit="us",
+                          error_is_null=True)
+        out = pl.from_arrow(iso).alias(raw.name)
+        for parse in (_infer_datetimes, _pandas_datetimes):
+            left = (text.is_not_null() & out.is_null()).to_numpy()
+            if not left.any():
+                break
+            idx = np.flatnonzero(left)
+            out = out.scatter(idx, parse(text.gather(idx)))
     else:
-        out = None
-        if not ptypes.is_numeric_dtype(s):
-            for to in (pa.timestamp("us"), pa.timestamp("us", "UTC")):
-                try:
-                    arr = pc.cast(_text(s), to)
-                    out = pd.Series(arr.to_pandas(), index=s.index)
-                    break
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                    continue
-        if out is None:
-            def rest(x: pd.Series) -> np.ndarray:
-                parsed = pd.to_datetime(x, errors="coerce", utc=True, format="mixed")
-                return parsed.dt.tz_localize(None).astype("datetime64[us]").to_numpy()
+        return pl.Series(raw.name, [None] * len(raw), dtype=pl.Datetime("us"))
+    return _naive_utc(out).cast(pl.Datetime("us"))
 
-            out = pd.Series(_by_pattern(s, [(_ISO_NAIVE, pa.timestamp("us")), (_ISO_ZONED, pa.timestamp("us", "UTC"))],
-                                        rest, np.full(len(s), np.datetime64("NaT"), dtype="datetime64[us]")),
-                            index=s.index)
-    if getattr(out.dt, "tz", None) is not None:
-        out = out.dt.tz_convert("UTC").dt.tz_localize(None)
-    return out.astype("datetime64[us]")
+
+def _infer_datetimes(text: pl.Series) -> pl.Series:
+    try:
+        return _naive_utc(text.str.to_datetime(strict=False, time_unit="us")).cast(pl.Datetime("us"))
+    except pl.exceptions.ComputeError:  # no format could be inferred from the first value
+        return pl.Series([None] * len(text), dtype=pl.Datetime("us"))
+
+
+def _pandas_datetimes(text: pl.Series) -> pl.Series:
+    parsed = pd.to_datetime(pd.Series(text.to_list(), dtype=object), errors="coerce", utc=True, format="mixed")
+    return pl.Series(parsed.dt.tz_localize(None).astype("datetime64[us]").to_numpy())
+
+
+def _naive_utc(s: pl.Series) -> pl.Series:
+    return s.dt.convert_time_zone("UTC").dt.replace_time_zone(None) if getattr(s.dtype, "time_zone", None) else s
 
 
 class KeyIndex:
@@ -193,71 +161,79 @@ class KeyIndex:
         return len(self._seen)
 
     @staticmethod
-    def hashes(values: pd.Series) -> np.ndarray:
+    def hashes(values: pl.Series) -> np.ndarray:
         """Keys compared as text, so that 42 in a CSV and 42 in a JSON log are one key."""
-        return pd.util.hash_pandas_object(_as_text(values), index=False, categorize=False).to_numpy()
+        return values.cast(pl.Utf8).hash(seed=0).to_numpy()
 
-    def contains(self, values: pd.Series) -> np.ndarray:
+    def contains(self, values: pl.Series) -> np.ndarray:
         return self._contains(self.hashes(values))
 
     def _contains(self, h: np.ndarray) -> np.ndarray:
-        pos = np.searchsorted(self._seen, h)
-        return (pos < len(self._seen)) & (self._seen[np.minimum(pos, len(self._seen) - 1)] == h) \
-            if len(self._seen) else np.zeros(len(h), dtype=bool)
+        if not len(self._seen):
+            return np.zeros(len(h), dtype=bool)
+        order = np.argsort(h)  # sorted needles: the search walks the index in order (cache-friendly)
+        pos = np.searchsorted(self._seen, h[order])
+        found = np.empty(len(h), dtype=bool)
+        found[order] = (pos < len(self._seen)) & (self._seen[np.minimum(pos, len(self._seen) - 1)] == h[order])
+        return found
 
-    def add(self, values: pd.Series) -> np.ndarray:
-        """Mark each non-missing value already seen (earlier in this call or before) as a
-        duplicate, and remember the rest."""
-        present = values.notna().to_numpy()
+    def add(self, values: pl.Series) -> np.ndarray:
+        """Mark each non-null value already seen (earlier in this call or before) as a duplicate,
+        and remember the rest."""
+        present = values.is_not_null().to_numpy()
         dup = np.zeros(len(values), dtype=bool)
         if not present.any():
             return dup
-        h = self.hashes(values[present])
+        h = self.hashes(values.filter(pl.Series(present)))
+        again = pl.Series(h).is_duplicated().to_numpy() & ~pl.Series(h).is_first_distinct().to_numpy()
         seen_before = self._contains(h)
-        again = pd.Series(h).duplicated(keep="first").to_numpy()
         dup[present] = seen_before | again
-        new = np.unique(h[~(seen_before | again)])
+        new = np.sort(h[~(seen_before | again)])
         self._seen = np.insert(self._seen, np.searchsorted(self._seen, new), new)
         return dup
 
 
-def content_checks(schema: dict[str, dict]) -> pandera.DataFrameSchema:
-    """The contract's value checks as a pandera schema: required (not nullable), ranges and
-    allowed values; each check is named by the reason a quarantined row carries."""
-    columns = {}
+def content_checks(schema: dict[str, dict]) -> tuple[pandera.DataFrameSchema, dict[tuple[str, int], str]]:
+    """The contract's value checks as a pandera schema (required = not nullable, ranges, allowed
+    values), with the reason each (column, check number) gives a quarantined row."""
+    columns, reasons = {}, {}
     for col, spec in schema.items():
         kind, checks = spec["type"], []
         if spec.get("min") is not None:
-            lo = _bound(spec["min"], kind)
-            checks.append(pandera.Check(lambda x, lo=lo: x >= lo, name=f"range:{col} (< {spec['min']})"))
+            reasons[(col, len(checks))] = f"range:{col} (< {spec['min']})"
+            checks.append(pandera.Check.ge(_bound(spec["min"], kind)))
         if spec.get("max") is not None:
-            hi = _bound(spec["max"], kind)
-            checks.append(pandera.Check(lambda x, hi=hi: x <= hi, name=f"range:{col} (> {spec['max']})"))
+            reasons[(col, len(checks))] = f"range:{col} (> {spec['max']})"
+            checks.append(pandera.Check.le(_bound(spec["max"], kind)))
         if spec.get("allowed") is not None:
-            allowed = pd.Series(spec["allowed"]).astype(str).tolist()
-            checks.append(pandera.Check(lambda x, a=allowed: x.astype(str).isin(a), name=f"allowed:{col}"))
-        columns[col] = pandera.Column(nullable=not spec.get("required"), checks=checks, required=False,
-                                      name=col)
-    return pandera.DataFrameSchema(columns)
+            reasons[(col, len(checks))] = f"allowed:{col}"
+            allowed = [str(a) for a in spec["allowed"]]
+            checks.append(pandera.Check.isin(allowed if kind in ("string", "category") else spec["allowed"]))
+        columns[col] = pandera.Column(None, nullable=not spec.get("required"), checks=checks, required=False)
+    return pandera.DataFrameSchema(columns), reasons
 
 
-def _failures(typed: pd.DataFrame, checks: pandera.DataFrameSchema) -> pd.DataFrame:
-    """Every (row, reason) pandera finds, collected lazily: all failures, not only the first."""
+def _failures(typed: pl.DataFrame, schema: dict[str, dict]) -> pd.DataFrame:
+    """Every (row, column, reason) pandera finds, collected lazily: all failures, not only the first."""
+    checks, reasons = content_checks(schema)
     try:
         checks.validate(typed, lazy=True)
     except pandera.errors.SchemaErrors as exc:
-        fc = exc.failure_cases
-        fc = fc[fc["index"].notna()]
-        reason = np.where(fc["check"] == "not_nullable", "missing:" + fc["column"].astype(str), fc["check"])
+        fc = exc.failure_cases.filter(pl.col("index").is_not_null()).to_pandas()
+        reason = [f"missing:{c}" if chk == "not_nullable" else reasons.get((c, int(n)) if n == n else None, chk)
+                  for c, chk, n in zip(fc["column"], fc["check"], fc["check_number"])]
         return pd.DataFrame({"pos": fc["index"].astype("int64").to_numpy(), "column": fc["column"].to_numpy(),
                              "reason": reason})
     return pd.DataFrame({"pos": pd.Series(dtype="int64"), "column": pd.Series(dtype=object),
                          "reason": pd.Series(dtype=object)})
 
 
-def validate(df: pd.DataFrame, schema: dict[str, dict], table: str, source: str,
-             keys: dict[str, KeyIndex] | None = None, absent: str = "raise") -> Validated:
-    """Check `df` against `schema`; return typed valid rows and quarantined rows with reasons.
+KIND_RANK = {"type": 0, "missing": 1, "range": 2, "allowed": 3, "duplicate": 4}
+
+
+def validate_table(raw: pl.DataFrame, schema: dict[str, dict], table: str, source: str,
+                   keys: dict[str, KeyIndex] | None = None, absent: str = "raise") -> CheckedTable:
+    """Check a chunk against `schema`: typed valid rows, and quarantined rows with every reason.
 
     `keys` carries unique columns' keys across chunks; `absent="null"` treats a required column
     missing from this chunk (a JSON log block without the field) as missing values, not a
@@ -265,48 +241,74 @@ def validate(df: pd.DataFrame, schema: dict[str, dict], table: str, source: str,
     unknown = {c: spec.get("type") for c, spec in schema.items() if spec.get("type") not in TYPES}
     if unknown:
         raise IngestError(f"schema of {table}: unknown type(s) {unknown}; expected one of {TYPES}")
-    missing = [c for c, spec in schema.items() if spec.get("required") and c not in df.columns]
+    missing = [c for c, spec in schema.items() if spec.get("required") and c not in raw.columns]
     if missing and absent == "raise":
-        have = [c for c in df.columns if c not in ORIGIN]
+        have = [c for c in raw.columns if c not in ORIGIN]
         raise IngestError(f"{source}: required column(s) {missing} missing (have: {have})")
 
-    df = df.reset_index(drop=True)
-    typed = df.copy()
     found: list[pd.DataFrame] = []
-    order = {c: i for i, c in enumerate(schema)}
+    typed_cols = {}
     for col, spec in schema.items():
-        raw = typed[col] if col in typed.columns else pd.Series(pd.NA, index=df.index, dtype=object)
-        val = coerce(raw, spec["type"])
-        bad = (raw.notna() & val.isna()).to_numpy()
+        values = raw[col] if col in raw.columns else pl.Series(col, [None] * len(raw), dtype=pl.Null)
+        val = cast(values, spec["type"])
+        bad = (values.is_not_null() & val.is_null()).to_numpy()
         if bad.any():
             found.append(pd.DataFrame({"pos": np.flatnonzero(bad), "column": col,
                                        "reason": f"type:{col} (expected {spec['type']})"}))
         if spec.get("unique"):
-            dup = (keys[col].add(val) if keys is not None and col in keys
-                   else (val.notna() & val.duplicated(keep="first")).to_numpy())
+            index = keys[col] if keys is not None and col in keys else KeyIndex()
+            dup = index.add(val)
             if dup.any():
                 found.append(pd.DataFrame({"pos": np.flatnonzero(dup), "column": col, "reason": f"duplicate:{col}"}))
-        typed[col] = val
-    checked = _failures(typed, content_checks(schema))
-    found.append(checked)
+        typed_cols[col] = val.alias(col)
+    typed = raw.with_columns(list(typed_cols.values()))
+    found.append(_failures(typed.select(list(schema)), schema))
     fails = pd.concat(found, ignore_index=True)
+    if fails.empty:
+        return CheckedTable(typed, quarantine_frame(raw.head(0).to_pandas(), pd.Series(dtype=object), table), {})
     # a value that did not parse is reported as a type failure, not again as missing
-    typed_bad = fails[fails["reason"].str.startswith("type:")][["pos", "column"]].assign(_t=True)
-    fails = fails.merge(typed_bad, on=["pos", "column"], how="left")
-    fails = fails[~(fails["_t"].fillna(False).astype(bool) & fails["reason"].str.startswith("missing:"))]
-    kind_rank = {"type": 0, "missing": 1, "range": 2, "allowed": 3, "duplicate": 4}
-    fails = fails.assign(c=fails["column"].map(order), k=fails["reason"].str.split(":").str[0].map(kind_rank))
+    typed_bad = set(zip(fails.loc[fails["reason"].str.startswith("type:"), "pos"],
+                        fails.loc[fails["reason"].str.startswith("type:"), "column"]))
+    also_missing = fails["reason"].str.startswith("missing:").to_numpy() & np.array(
+        [(p, c) in typed_bad for p, c in zip(fails["pos"], fails["column"])], dtype=bool)
+    fails = fails[~also_missing]
+    order = {c: i for i, c in enumerate(schema)}
+    fails = fails.assign(c=fails["column"].map(order), k=fails["reason"].str.split(":").str[0].map(KIND_RANK))
     fails = fails.drop_duplicates(["pos", "reason"]).sort_values(["pos", "c", "k", "reason"], kind="stable")
     counts = {r: int(n) for r, n in fails["reason"].value_counts(sort=False).items()}
     reasons = fails.groupby("pos", sort=True)["reason"].agg("; ".join)
-    bad = np.zeros(len(df), dtype=bool)
+    bad = np.zeros(len(raw), dtype=bool)
     bad[reasons.index.to_numpy()] = True
-    quarantine = quarantine_frame(df[bad], pd.Series(reasons.to_numpy(), index=df.index[bad]), table)
-    return Validated(typed[~bad].reset_index(drop=True), quarantine, counts)
+    rows = raw.filter(pl.Series(bad)).to_pandas()
+    quarantine = quarantine_frame(rows, pd.Series(reasons.to_numpy()), table)
+    return CheckedTable(typed.filter(pl.Series(~bad)), quarantine, counts)
+
+
+def validate(df: pd.DataFrame, schema: dict[str, dict], table: str, source: str,
+             keys: dict[str, KeyIndex] | None = None, absent: str = "raise") -> Validated:
+    """`validate_table` for a pandas frame (small sources, micro-batches, tests)."""
+    checked = validate_table(to_polars(df), schema, table, source, keys, absent)
+    return Validated(to_pandas(checked.valid, schema), checked.quarantine, checked.check_counts)
+
+
+def to_polars(df: pd.DataFrame) -> pl.DataFrame:
+    return pl.from_arrow(arrow_from_pandas(df))
+
+
+PANDAS_TYPES = {"int": "Int64", "bool": "boolean", "category": "category"}
+
+
+def to_pandas(df: pl.DataFrame, schema: dict[str, dict]) -> pd.DataFrame:
+    """Typed rows as pandas with the contract's pandas types (nullable ints and booleans, categories)."""
+    out = df.to_pandas()
+    for col, spec in schema.items():
+        if col in out.columns and spec["type"] in PANDAS_TYPES:
+            out[col] = out[col].astype(PANDAS_TYPES[spec["type"]])
+    return out
 
 
 def _bound(value, kind: str):
-    return pd.Timestamp(value) if kind == "datetime" else value
+    return pd.Timestamp(value).to_pydatetime() if kind == "datetime" else value
 
 
 def quarantine_frame(rows: pd.DataFrame, reasons: pd.Series, table: str) -> pd.DataFrame:

@@ -68,7 +68,7 @@ def open_source(uri: str, root: Path, delimiter: str = ",", encoding: str = "utf
 def _counted(chunks: Iterator[Chunk], lineage: dict) -> Iterator[Chunk]:
     lineage["rows"] = 0
     for c in chunks:
-        lineage["rows"] += len(c.frame) + len(c.rejected)
+        lineage["rows"] += c.table.num_rows + len(c.rejected)
         yield c
 
 
@@ -76,7 +76,7 @@ def _hashed(chunks: Iterator[Chunk], lineage: dict) -> Iterator[Chunk]:
     """Content hash of rows read from a database or remote object (no local file to hash)."""
     h = hashlib.sha256()
     for c in _counted(chunks, lineage):
-        if len(c.frame):
+        if c.table.num_rows:
             h.update(pd.util.hash_pandas_object(c.frame.drop(columns=["_source"]), index=False).values.tobytes())
         yield c
     lineage["sha256"] = h.hexdigest()

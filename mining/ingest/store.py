@@ -8,8 +8,10 @@ evolution); readers unify the files' schemas (a column a file lacks reads as mis
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -36,7 +38,10 @@ def partition_key(time_column: str, granularity: str) -> str:
 
 
 class TableWriter:
-    """One table's folder; `write` appends a chunk as new file(s), one per date partition."""
+    """One table's folder; `write` appends a chunk as new file(s), one per date partition.
+
+    Files are written in a background thread (Arrow releases the GIL) while the caller reads and
+    checks the next chunk; at most one chunk waits, so memory stays bounded."""
 
     def __init__(self, folder: Path, time_column: str | None = None, granularity: str = "month",
                  file_options: ds.FileWriteOptions | None = None) -> None:
@@ -44,36 +49,53 @@ class TableWriter:
         self.key = partition_key(time_column, granularity) if time_column else None
         self.file_options = file_options
         self.chunks = self.rows = 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
+        self._pending: Future | None = None
         folder.mkdir(parents=True, exist_ok=True)
         (folder / META).write_text(json.dumps({"partition_key": self.key, "time_column": time_column}))
 
-    def write(self, df: pd.DataFrame, schema: dict[str, dict], version: int) -> None:
-        if df.empty:
+    def write(self, table: pa.Table, schema: dict[str, dict], version: int) -> None:
+        if not table.num_rows:
             return
-        table = to_arrow(df.assign(**{VERSION_COLUMN: version}), schema)
+        table = to_arrow(table.append_column(VERSION_COLUMN, pa.array(np.full(table.num_rows, version, "int64"))),
+                         schema)
+        self._wait()
+        self._pending = self._pool.submit(self._write, table, self.chunks)
+        self.chunks += 1
+        self.rows += table.num_rows
+
+    def _write(self, table: pa.Table, number: int) -> None:
         partitioning = None
         if self.key:
-            ts = table[self.time_column]
-            table = table.append_column(self.key, pc.strftime(ts, format=GRANULARITY[self.granularity]))
+            table = table.append_column(self.key, pc.strftime(table[self.time_column], format=GRANULARITY[self.granularity]))
             partitioning = ds.partitioning(pa.schema([(self.key, pa.string())]), flavor="hive")
         ds.write_dataset(table, self.folder, format="parquet", partitioning=partitioning,
-                         basename_template=f"part-{self.chunks:05d}-{{i}}.parquet", file_options=self.file_options,
+                         basename_template=f"part-{number:05d}-{{i}}.parquet", file_options=self.file_options,
                          existing_data_behavior="overwrite_or_ignore", max_rows_per_group=1 << 20,
                          preserve_order=True)
-        self.chunks += 1
-        self.rows += len(df)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()  # a write error surfaces here
+            self._pending = None
+
+    def close(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
-def to_arrow(df: pd.DataFrame, schema: dict[str, dict]) -> pa.Table:
-    """A validated chunk with the contract's Arrow types (categories as plain text), so that every
-    chunk's files agree on the columns they share."""
-    table = pa.Table.from_pandas(df, preserve_index=False)
+def to_arrow(table: pa.Table, schema: dict[str, dict]) -> pa.Table:
+    """A validated chunk with the contract's Arrow types (categories and views as plain text), so
+    that every chunk's files agree on the columns they share."""
     fields = []
     for f in table.schema:
         kind = schema.get(f.name, {}).get("type")
         if kind:
             fields.append(pa.field(f.name, ARROW_TYPES[kind]))
-        elif pa.types.is_dictionary(f.type) or pa.types.is_null(f.type):
+        elif (pa.types.is_dictionary(f.type) or pa.types.is_null(f.type) or pa.types.is_large_string(f.type)
+              or pa.types.is_string_view(f.type)):
             fields.append(pa.field(f.name, pa.string()))
         else:
             fields.append(f)
