@@ -22,9 +22,12 @@ def main(argv: list[str] | None = None) -> int:
                      help="override a value of params/FILE.yaml for this run (repeatable)")
     sub.add_parser("strip", help="write output-free copies of the notebooks to build/notebooks (DVC deps)")
     sub.add_parser("stream", help="ingest the new JSON-lines files of ingest.stream.inbox as one micro-batch")
+    sub.add_parser("kafka", help="poll ingest.stream.kafka.topic into the stream inbox (then run `mining stream`)")
     args = parser.parse_args(argv)
     if args.command == "stream":
         return stream_once()
+    if args.command == "kafka":
+        return kafka_once()
     if args.command == "strip":
         for path in write_stripped(project_root()):
             print(path)
@@ -62,6 +65,29 @@ def stream_once() -> int:
     else:
         print(f"stream: batch {res.batch}: {len(res.files)} files, {res.rows_in} rows in = {res.rows_valid} valid + "
               f"{res.rows_quarantined} quarantined")
+    return 0
+
+
+def kafka_once() -> int:
+    """One poll of the configured Kafka topic into the stream inbox."""
+    from mining.ingest.files import IngestError
+    from mining.ingest.kafka import drain
+    from mining.ingest.stream import taken_files
+
+    params = load_params(root=project_root())
+    cfg = params["ingest"]["stream"]
+    kafka = cfg.get("kafka") or {}
+    if not kafka.get("topic"):
+        print("mining: set ingest.stream.kafka.topic in params/ingest.yaml", file=sys.stderr)
+        return 1
+    out = params.path(cfg["out"])
+    try:
+        files = drain(kafka["topic"], kafka["group"], params.path(cfg["inbox"]),
+                      taken_files(out) if out.exists() else set(), int(kafka["max_records"]))
+    except IngestError as exc:
+        print(f"mining: {exc}", file=sys.stderr)
+        return 1
+    print(f"kafka: {len(files)} file(s) written to the inbox" + "".join(f"\n  {f.name}" for f in files))
     return 0
 
 

@@ -9,7 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from mining.ingest.stream import STAGING, published, read_published, run_batch
+from mining.ingest.stream import STAGING, published, read_published, run_batch, taken_files
 
 SCHEMA = {"device": {"type": "string", "required": True}, "t": {"type": "datetime", "required": True},
           "temp": {"type": "float", "min": -50, "max": 150}}
@@ -111,3 +111,79 @@ def test_a_feed_that_gains_a_field_keeps_old_and_new_rows_in_one_table_by_schema
     assert rows.loc[rows["_schema_version"] == 1, "firmware"].isna().all()
     history = json.loads((reg / "stream.json").read_text())["versions"]
     assert [h["version"] for h in history] == [1, 2] and history[1]["diff"]["added"] == ["firmware"]
+
+
+class Record:
+    """A consumed record as confluent-kafka's Message presents it (no broker can run on this machine)."""
+
+    def __init__(self, partition: int, offset: int, value: bytes) -> None:
+        self._p, self._o, self._v = partition, offset, value
+
+    def topic(self) -> str:
+        return "sensors"
+
+    def partition(self) -> int:
+        return self._p
+
+    def offset(self) -> int:
+        return self._o
+
+    def value(self) -> bytes:
+        return self._v
+
+    def error(self):
+        return None
+
+
+def test_kafka_records_redelivered_after_a_crash_reach_the_batches_once(tmp_path):
+    from mining.ingest.kafka import write_records
+
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+
+    def records(part: int, offsets: range) -> list[Record]:
+        return [Record(part, o, json.dumps({"device": f"p{part}", "t": "2026-01-01T00:00:00Z", "temp": 20,
+                                            "seq": part * 1000 + o}).encode()) for o in offsets]
+
+    first = write_records(inbox, "sensors", records(0, range(0, 50)) + records(1, range(0, 30)))
+    assert [f.name for f in first] == ["kafka-sensors-0000-00000000000000000000-00000000000000000049.jsonl",
+                                       "kafka-sensors-0001-00000000000000000000-00000000000000000029.jsonl"]
+    run_batch(inbox, out, SCHEMA)
+    # the offsets were never committed (a crash): the broker re-delivers 0..79 of partition 0, with new ones
+    again = write_records(inbox, "sensors", records(0, range(0, 80)) + [Record(1, 30, b"not json")], taken_files(out))
+    assert [f.name for f in again] == ["kafka-sensors-0000-00000000000000000050-00000000000000000079.jsonl",
+                                       "kafka-sensors-0001-00000000000000000030-00000000000000000030.jsonl"]
+    second = run_batch(inbox, out, SCHEMA)
+    assert (second.rows_in, second.rows_valid, second.rows_quarantined) == (31, 30, 1)
+    rows = read_published(out)
+    assert len(rows) == 110 and rows["seq"].is_unique
+
+
+def test_kafka_settings_come_from_the_environment(monkeypatch):
+    import pytest
+
+    from mining.ingest.files import IngestError
+    from mining.ingest.kafka import consumer_config
+
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    with pytest.raises(IngestError, match=r"needs \$KAFKA_BOOTSTRAP_SERVERS"):
+        consumer_config("g")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "broker:9092")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "svc")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret")
+    cfg = consumer_config("g")
+    assert cfg["bootstrap.servers"] == "broker:9092" and cfg["enable.auto.commit"] is False
+    assert cfg["sasl.username"] == "svc" and cfg["security.protocol"] == "SASL_SSL"
+
+
+def test_the_kafka_client_names_an_unreachable_broker(monkeypatch, tmp_path):
+    import pytest
+
+    pytest.importorskip("confluent_kafka", reason="optional extra: pip install 'mining[kafka]'")
+    from mining.ingest.files import IngestError
+    from mining.ingest.kafka import drain
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing listens there
+    with pytest.raises(IngestError, match=r"cannot reach Kafka at 127\.0\.0\.1:1 for topic sensors"):
+        drain("sensors", "g", tmp_path / "inbox", set(), timeout_s=2.0)
+    assert not list((tmp_path / "inbox").glob("*.jsonl"))
