@@ -401,6 +401,29 @@ def test_the_quarantine_can_be_encrypted_at_rest(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         pq.read_table(path)  # no key, no rows
     assert json.loads(res.quarantine["record"].item())["email"] == "b@x.org"
-    monkeypatch.setenv("MINING_ENCRYPTION_KEY", "cd" * 32)
-    with pytest.raises(IngestError, match="cannot be decrypted with the key in"):
-        res.quarantine
+    from mining.ingest.encryption import Keys, read_parquet
+
+    monkeypatch.setenv("MINING_ENCRYPTION_KEY", "cd" * 32)  # a reader holding another key
+    with pytest.raises(IngestError, match=r"cannot be decrypted with the key in \$MINING_ENCRYPTION_KEY"):
+        read_parquet(path, Keys("MINING_ENCRYPTION_KEY"))
+
+
+def test_the_tables_can_be_encrypted_at_rest_and_later_stages_read_them_with_the_key(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from mining.ingest import pipeline, store
+
+    rows = "".join(f"{i},{'Yes' if i % 2 else 'No'},{i * 1.5},2024-0{1 + i % 2}-01\n" for i in range(40))
+    f = write_csv(tmp_path / "t.csv", "rid,label,x,seen\n" + rows)
+    monkeypatch.setenv("MINING_ENCRYPTION_KEY", "ef" * 32)
+    params = _params(tmp_path, f, **{"ingest.encryption.tables": True, "data.time_column": "seen",
+                                     "ingest.outliers.action": "quarantine"})
+    res = pipeline.ingest(params, CHARTER, tmp_path / "interim")
+    parts = store.files(tmp_path / "interim" / "entities")
+    assert len(parts) == 2
+    with pytest.raises(OSError):
+        pq.read_table(parts[0])  # no key, no rows
+    back = res.table("entities")
+    assert sorted(back["rid"]) == list(range(40)) and back["x"].max() == 58.5
+    profile = pd.read_csv(tmp_path / "interim" / "profile.csv").set_index("column")
+    assert float(profile.loc["x", "max"]) == 58.5 and float(profile.loc["rid", "missing_share"]) == 0

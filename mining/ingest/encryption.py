@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pyarrow.parquet.encryption as pe
 from cryptography.exceptions import InvalidTag
@@ -57,26 +58,47 @@ class EnvKms(pe.KmsClient):
         return self._aead.decrypt(raw[:12], raw[12:], master_key_identifier.encode())
 
 
-def _factory(key_env: str) -> tuple[pe.CryptoFactory, pe.KmsConnectionConfig]:
-    key = master_key(key_env)
-    return pe.CryptoFactory(lambda _config: EnvKms(key)), pe.KmsConnectionConfig()
+class Keys:
+    """Encryption and decryption settings for every writer and reader of one stage's outputs."""
+
+    def __init__(self, key_env: str) -> None:
+        self.key_env = key_env
+        key = master_key(key_env)
+        self._factory = pe.CryptoFactory(lambda _config: EnvKms(key))
+        self._kms = pe.KmsConnectionConfig()
+        self._encrypt = pe.EncryptionConfiguration(footer_key=MASTER_KEY_ID, uniform_encryption=True,
+                                                   double_wrapping=True, plaintext_footer=False)
+        self._decrypt = pe.DecryptionConfiguration()
+
+    def writer_options(self) -> dict:
+        """For `pq.ParquetWriter` / `pq.write_table`: the whole file encrypted (footer and columns)."""
+        return {"encryption_properties": self._factory.file_encryption_properties(self._kms, self._encrypt)}
+
+    def dataset_options(self) -> ds.FileWriteOptions:
+        """For `dataset.write_dataset`."""
+        config = ds.ParquetEncryptionConfig(self._factory, self._kms, self._encrypt)
+        return ds.ParquetFileFormat().make_write_options(encryption_config=config)
+
+    def reader_options(self) -> dict:
+        """For `pq.read_table`, `pq.read_schema`, `pq.ParquetFile`."""
+        return {"decryption_properties": self._factory.file_decryption_properties(self._kms, self._decrypt)}
+
+    def scan_options(self) -> ds.ParquetFragmentScanOptions:
+        config = ds.ParquetDecryptionConfig(self._factory, self._kms, self._decrypt)
+        return ds.ParquetFragmentScanOptions(decryption_config=config)
 
 
-def write_options(key_env: str) -> dict:
-    """Keyword arguments for `pq.ParquetWriter`: the whole file encrypted (footer and columns)."""
-    factory, kms = _factory(key_env)
-    config = pe.EncryptionConfiguration(footer_key=MASTER_KEY_ID, uniform_encryption=True,
-                                        double_wrapping=True, plaintext_footer=False)
-    return {"encryption_properties": factory.file_encryption_properties(kms, config)}
+def keys_from(params_ingest: dict, what: str) -> Keys | None:
+    """The stage's keys when params encrypt `what` ("quarantine" or "tables"), else None."""
+    cfg = params_ingest.get("encryption") or {}
+    return Keys(cfg["key_env"]) if cfg.get(what) else None
 
 
-def read_parquet(path: Path, key_env: str | None = None) -> pd.DataFrame:
-    """A Parquet file, decrypted with the master key from `$key_env` when it is encrypted."""
-    if key_env is None:
+def read_parquet(path: Path, keys: Keys | None = None) -> pd.DataFrame:
+    """A Parquet file, decrypted with `keys` when it is encrypted."""
+    if keys is None:
         return pd.read_parquet(path)
-    factory, kms = _factory(key_env)
-    props = factory.file_decryption_properties(kms, pe.DecryptionConfiguration())
     try:
-        return pq.read_table(path, decryption_properties=props).to_pandas()
+        return pq.read_table(path, **keys.reader_options()).to_pandas()
     except (OSError, InvalidTag) as exc:  # InvalidTag: the key that wrapped the file's keys was another
-        raise IngestError(f"{path}: cannot be decrypted with the key in ${key_env} ({type(exc).__name__})") from None
+        raise IngestError(f"{path}: cannot be decrypted with the key in ${keys.key_env} ({type(exc).__name__})") from None

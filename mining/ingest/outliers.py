@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import duckdb
 import numpy as np
 import pandas as pd
+import polars as pl
+import pyarrow as pa
 from pandas.api import types as ptypes
 
 MAD_SCALE = 1.4826  # the MAD scaled to the standard deviation under normality
@@ -38,35 +37,17 @@ def outlier_mask(s: pd.Series, method: str = "iqr", k: float = 3.0) -> pd.Series
     return ((x < limits[0]) | (x > limits[1])).fillna(False)
 
 
-def parquet_source(files: list[Path]) -> str:
-    return f"read_parquet({[str(f) for f in files]!r}, union_by_name = true, hive_partitioning = false)"
-
-
-def fences_of(files: list[Path], columns: list[str], method: str, k: float) -> dict[str, tuple[float, float]]:
-    """The same fences for columns of Parquet files, computed by DuckDB (two scans at most) without
-    loading the table; columns with no fences (constant, empty) are left out."""
-    if not files or not columns:
-        return {}
-    src = parquet_source(files)
-    cols = [f'CAST("{c}" AS DOUBLE)' for c in columns]
-    with duckdb.connect() as con:
-        meds = con.execute("SELECT " + ", ".join(f"median({c})" for c in cols) + f" FROM {src}").fetchone()
-        if method == "mad":
-            spread = con.execute("SELECT " + ", ".join(
-                f"median(abs({c} - {m if m is not None else 'NULL'}))" for c, m in zip(cols, meds)) + f" FROM {src}"
-            ).fetchone()
-            stats = [(m, d, d) for m, d in zip(meds, spread)]
-        else:
-            q = con.execute("SELECT " + ", ".join(f"quantile_cont({c}, 0.25), quantile_cont({c}, 0.75)" for c in cols)
-                            + f" FROM {src}").fetchone()
-            stats = [(m, q[2 * i], q[2 * i + 1]) for i, m in enumerate(meds)]
-    out = {}
-    for name, (centre, lower, upper) in zip(columns, stats):
-        if centre is not None and lower is not None:
-            limits = fences(method, k, centre, lower, upper)
-            if limits is not None:
-                out[name] = limits
-    return out
+def fences_of(values: pa.ChunkedArray | pl.Series, method: str, k: float) -> tuple[float, float] | None:
+    """The same fences for a column read from the written files (quantiles interpolated linearly,
+    as pandas does)."""
+    x = (values if isinstance(values, pl.Series) else pl.from_arrow(values)).cast(pl.Float64).drop_nulls()
+    if x.is_empty():
+        return None
+    med = x.median()
+    if method == "mad":
+        mad = (x - med).abs().median()
+        return fences(method, k, med, mad, mad)
+    return fences(method, k, med, x.quantile(0.25, "linear"), x.quantile(0.75, "linear"))
 
 
 def numeric_columns(df: pd.DataFrame) -> list[str]:

@@ -19,6 +19,7 @@ from mining.data import demo
 from mining.ingest import encryption, store
 from mining.ingest import schema as sch
 from mining.ingest.contract import REGISTRY_DIR, VERSION_COLUMN, Resolved, accept, extend, resolve
+from mining.ingest.encryption import Keys
 from mining.ingest.files import REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas
 from mining.ingest.outliers import fences_of
 from mining.ingest.privacy import pseudonymiser
@@ -40,7 +41,8 @@ class IngestResult:
     lineage: list[dict] = field(default_factory=list)
     contracts: dict[str, Resolved] = field(default_factory=dict)  # table -> schema version and changes
     pseudonymised: dict[str, list[str]] = field(default_factory=dict)  # table -> personal columns hashed
-    quarantine_key_env: str | None = None  # set when the quarantine is encrypted at rest
+    quarantine_keys: Keys | None = None  # set when the quarantine is encrypted at rest
+    table_keys: Keys | None = None  # set when the tables are
 
     @property
     def totals(self) -> dict[str, int]:
@@ -55,10 +57,10 @@ class IngestResult:
 
     @property
     def quarantine(self) -> pd.DataFrame:
-        return encryption.read_parquet(self.out / "quarantine.parquet", self.quarantine_key_env)
+        return encryption.read_parquet(self.out / "quarantine.parquet", self.quarantine_keys)
 
     def table(self, name: str) -> pd.DataFrame:
-        return store.read_table(self.out / name, self.schema[name])
+        return store.read_table(self.out / name, self.schema[name], keys=self.table_keys)
 
 
 def demo_spec(params: Params, seed: int | None = None, **overrides) -> demo.DemoSpec:
@@ -158,26 +160,24 @@ def _ingest_into(staging: Path, params: Params, charter: dict) -> IngestResult:
     personal = [c for c in privacy["columns"] if c not in allowed]
     pseudonym = pseudonymiser(privacy["key_env"]) if personal else None
     granularity = cfg.get("partition_by", "month")
-    crypt = cfg.get("encryption") or {}
-    key_env = crypt.get("key_env") if crypt.get("quarantine") else None
-    quarantine = store.QuarantineWriter(staging / "quarantine.parquet",
-                                        encryption.write_options(key_env) if key_env else None)
+    q_keys, t_keys = encryption.keys_from(cfg, "quarantine"), encryption.keys_from(cfg, "tables")
+    quarantine = store.QuarantineWriter(staging / "quarantine.parquet", q_keys)
     registry = params.path(REGISTRY_DIR)
     runs: dict[str, _TableRun] = {}
     try:
         chunks, source = sources["entities"]
-        writer = store.TableWriter(staging / "entities", data.get("time_column"), granularity)
+        writer = store.TableWriter(staging / "entities", data.get("time_column"), granularity, t_keys)
         runs["entities"] = _stream_table(
             "entities", chunks, lambda first: _entity_contract(params, charter, first, registry, source),
             writer, quarantine, personal, pseudonym)
         if cfg["outliers"]["action"] == "quarantine":
             roles = {data.get(k) for k in ("id_column", "target", "time_column", "split_column")}
-            _quarantine_outliers(staging / "entities", runs["entities"], cfg["outliers"], roles, quarantine)
+            _quarantine_outliers(staging / "entities", runs["entities"], cfg["outliers"], roles, quarantine, t_keys)
         if "events" in sources:
             chunks, source = sources["events"]
             ev = data["events"]
-            entity_ids = _key_index(staging / "entities", data["id_column"]) if data.get("id_column") else None
-            writer = store.TableWriter(staging / "events", ev["time_column"], granularity)
+            entity_ids = _key_index(staging / "entities", data["id_column"], t_keys) if data.get("id_column") else None
+            writer = store.TableWriter(staging / "events", ev["time_column"], granularity, t_keys)
             runs["events"] = _stream_table(
                 "events", chunks, lambda first: _events_contract(params, first, registry, source),
                 writer, quarantine, personal, pseudonym, orphans=(entity_ids, ev["id_column"]))
@@ -193,7 +193,7 @@ def _ingest_into(staging: Path, params: Params, charter: dict) -> IngestResult:
     result = IngestResult(staging, {n: r.contract.schema for n, r in runs.items()}, counts, check_counts, lineage,
                           {n: r.contract for n, r in runs.items()},
                           {n: [c for c in personal if c in r.contract.schema] for n, r in runs.items()
-                           if any(c in r.contract.schema for c in personal)}, key_env)
+                           if any(c in r.contract.schema for c in personal)}, q_keys, t_keys)
     share = result.totals["rows_quarantined"] / max(result.totals["rows_in"], 1)
     limit = float(cfg["max_quarantine_share"])
     if share > limit:
@@ -288,24 +288,26 @@ def _pseudonymise(values: pl.Series, pseudonym) -> pl.Series:
                                  return_dtype=pl.Utf8)
 
 
-def _key_index(folder: Path, column: str) -> sch.KeyIndex:
-    """The valid entities' ids, read back one file and one column at a time."""
+def _key_index(folder: Path, column: str, keys: Keys | None) -> sch.KeyIndex:
+    """The valid entities' ids, read back from the written files (that column only)."""
     index = sch.KeyIndex()
-    for f in store.files(folder):
-        index.add(pl.from_arrow(pq.read_table(f, columns=[column]).column(column)))
+    index.add(pl.from_arrow(store.read_column(store.files(folder), column, keys)))
     return index
 
 
 def _quarantine_outliers(folder: Path, run: _TableRun, cfg: dict, roles: set,
-                         quarantine: store.QuarantineWriter) -> None:
+                         quarantine: store.QuarantineWriter, keys: Keys | None) -> None:
     """Move rows with an outlying value (robust rule of params/ingest.yaml, fences from the whole
     written table) to quarantine, file by file; their events then follow them as orphans."""
     files = store.files(folder)
     numeric = [c for c, s in run.contract.schema.items() if s["type"] in ("int", "float") and c not in roles]
     cols = cfg.get("columns") or numeric
-    limits = fences_of(files, cols, cfg["method"], float(cfg["k"]))
+    limits = {c: f for c in cols if (f := fences_of(store.read_column(files, c, keys), cfg["method"],
+                                                        float(cfg["k"]))) is not None}
+    read, write = (keys.reader_options(), keys.writer_options()) if keys else ({}, {})
     for f in files:
-        df = pq.read_table(f).to_pandas()
+        table = pq.read_table(f, **read)
+        df = table.to_pandas()
         reasons = pd.Series("", index=df.index, dtype=object)
         for col, (lo, hi) in limits.items():
             mask = ((df[col] < lo) | (df[col] > hi)).fillna(False).astype(bool)
@@ -318,7 +320,7 @@ def _quarantine_outliers(folder: Path, run: _TableRun, cfg: dict, roles: set,
             continue
         rows = df[bad].drop(columns=[VERSION_COLUMN], errors="ignore")
         quarantine.write(sch.quarantine_frame(rows, reasons[bad].str.rstrip("; "), "entities"))
-        pq.write_table(pq.read_table(f).filter(pa.array(~bad)), f)
+        pq.write_table(table.filter(pa.array(~bad)), f, **write)
         run.rows_valid -= int(bad.sum())
         run.rows_quarantined += int(bad.sum())
 
@@ -327,7 +329,7 @@ def _write_reports(out: Path, result: IngestResult, params: Params) -> None:
     """schema.json, profile.csv and lineage.json next to the data."""
     (out / "schema.json").write_text(json.dumps(result.schema, indent=2, default=str))
     cfg = params["ingest"]["outliers"]
-    profiles = [profile_files(store.files(out / name), cfg["method"], float(cfg["k"])).assign(table=name)
+    profiles = [profile_files(store.files(out / name), cfg["method"], float(cfg["k"]), result.table_keys).assign(table=name)
                 for name in result.schema]
     pd.concat(profiles).to_csv(out / "profile.csv", index=False)
     contracts = {n: {"version": c.version, "diff": c.diff, "warnings": c.warnings, "declared": c.policy == "declared"}
@@ -352,7 +354,8 @@ def _folder_sha256(folder: Path) -> str:
 def read_entities(params: Params) -> pd.DataFrame:
     """The validated entity table written by this stage."""
     out = params.path(OUT_DIR)
-    return store.read_table(out / "entities", store.schema_of(out, "entities"))
+    return store.read_table(out / "entities", store.schema_of(out, "entities"),
+                            keys=encryption.keys_from(params["ingest"], "tables"))
 
 
 def read_events(params: Params) -> pd.DataFrame | None:
@@ -360,4 +363,5 @@ def read_events(params: Params) -> pd.DataFrame | None:
     out = params.path(OUT_DIR)
     if not (out / "events").exists():
         return None
-    return store.read_table(out / "events", store.schema_of(out, "events"))
+    return store.read_table(out / "events", store.schema_of(out, "events"),
+                            keys=encryption.keys_from(params["ingest"], "tables"))

@@ -299,8 +299,11 @@ PANDAS_TYPES = {"int": "Int64", "bool": "boolean", "category": "category"}
 
 
 def to_pandas(df: pl.DataFrame, schema: dict[str, dict]) -> pd.DataFrame:
-    """Typed rows as pandas with the contract's pandas types (nullable ints and booleans, categories)."""
-    out = df.to_pandas()
+    return with_pandas_types(df.to_pandas(), schema)
+
+
+def with_pandas_types(out: pd.DataFrame, schema: dict[str, dict]) -> pd.DataFrame:
+    """Typed rows with the contract's pandas types (nullable ints and booleans, categories)."""
     for col, spec in schema.items():
         if col in out.columns and spec["type"] in PANDAS_TYPES:
             out[col] = out[col].astype(PANDAS_TYPES[spec["type"]])

@@ -19,11 +19,12 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from mining.ingest.contract import VERSION_COLUMN
+from mining.ingest.encryption import Keys
 from mining.ingest.files import REJECTED_COLUMNS
+from mining.ingest.schema import with_pandas_types
 
 ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "string": pa.string(),
                "category": pa.string(), "datetime": pa.timestamp("us")}
-PANDAS_TYPES = {"int": "Int64", "bool": "boolean", "category": "category"}
 GRANULARITY = {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
 QUARANTINE_SCHEMA = pa.schema([("table", pa.string()), ("source", pa.string()), ("row", pa.int64()),
                                ("reasons", pa.string()), ("record", pa.string())])
@@ -44,10 +45,10 @@ class TableWriter:
     checks the next chunk; at most one chunk waits, so memory stays bounded."""
 
     def __init__(self, folder: Path, time_column: str | None = None, granularity: str = "month",
-                 file_options: ds.FileWriteOptions | None = None) -> None:
+                 keys: Keys | None = None) -> None:
         self.folder, self.time_column, self.granularity = folder, time_column, granularity
         self.key = partition_key(time_column, granularity) if time_column else None
-        self.file_options = file_options
+        self.file_options = keys.dataset_options() if keys else None
         self.chunks = self.rows = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
         self._pending: Future | None = None
@@ -105,9 +106,9 @@ def to_arrow(table: pa.Table, schema: dict[str, dict]) -> pa.Table:
 class QuarantineWriter:
     """Every failing row of every table, appended chunk by chunk to one Parquet file."""
 
-    def __init__(self, path: Path, file_options: dict | None = None) -> None:
+    def __init__(self, path: Path, keys: Keys | None = None) -> None:
         self.path, self.rows = path, 0
-        self._writer = pq.ParquetWriter(path, QUARANTINE_SCHEMA, **(file_options or {}))
+        self._writer = pq.ParquetWriter(path, QUARANTINE_SCHEMA, **(keys.writer_options() if keys else {}))
 
     def write(self, rows: pd.DataFrame) -> None:
         if len(rows):
@@ -123,29 +124,43 @@ def files(folder: Path) -> list[Path]:
     return sorted(folder.rglob("*.parquet"))
 
 
-def dataset(folder: Path, decryption: dict | None = None) -> ds.Dataset:
+def _read(keys: Keys | None) -> dict:
+    return keys.reader_options() if keys else {}
+
+
+def unified_schema(paths: list[Path], keys: Keys | None = None) -> pa.Schema:
+    return pa.unify_schemas([pq.read_schema(p, **_read(keys)) for p in paths], promote_options="permissive")
+
+
+def dataset(folder: Path, keys: Keys | None = None) -> ds.Dataset:
     """The table's files as one dataset, their schemas unified (and the date key a column)."""
     paths = files(folder)
-    read = decryption or {}
-    unified = pa.unify_schemas([pq.read_schema(p, **read) for p in paths], promote_options="permissive")
-    fmt = ds.ParquetFileFormat(**({"default_fragment_scan_options": decryption["scan"]} if decryption else {}))
-    part = ds.partitioning(flavor="hive")
-    return ds.dataset([str(p) for p in paths], schema=unified, format=fmt, partitioning=part,
-                      partition_base_dir=str(folder))
+    fmt = ds.ParquetFileFormat(**({"default_fragment_scan_options": keys.scan_options()} if keys else {}))
+    return ds.dataset([str(p) for p in paths], schema=unified_schema(paths, keys), format=fmt,
+                      partitioning=ds.partitioning(flavor="hive"), partition_base_dir=str(folder))
+
+
+def read_column(paths: list[Path], column: str, keys: Keys | None = None) -> pa.ChunkedArray:
+    """One column of every file (memory: that column only); null where a file lacks it."""
+    parts = []
+    for p in paths:
+        if column in pq.read_schema(p, **_read(keys)).names:
+            parts.extend(pq.read_table(p, columns=[column], **_read(keys)).column(column).chunks)
+        else:
+            parts.append(pa.nulls(pq.ParquetFile(p, **_read(keys)).metadata.num_rows))
+    types = {a.type for a in parts} - {pa.null()}
+    target = types.pop() if len(types) == 1 else pa.string() if types else pa.null()
+    return pa.chunked_array([a.cast(target) for a in parts], type=target)
 
 
 def read_table(folder: Path, schema: dict[str, dict] | None = None, keep: tuple[str, ...] = (),
-               decryption: dict | None = None) -> pd.DataFrame:
+               keys: Keys | None = None) -> pd.DataFrame:
     """The table as pandas, with the contract's pandas types; row origin, schema version and the
     date key dropped unless named in `keep`."""
-    table = dataset(folder, decryption).to_table()
-    df = table.to_pandas()
+    df = dataset(folder, keys).to_table().to_pandas()
     key = json.loads((folder / META).read_text())["partition_key"] if (folder / META).exists() else None
     df = df.drop(columns=[c for c in df.columns if c in (*ORIGIN, VERSION_COLUMN, key) and c not in keep])
-    for col, spec in (schema or {}).items():
-        if col in df.columns and spec["type"] in PANDAS_TYPES:
-            df[col] = df[col].astype(PANDAS_TYPES[spec["type"]])
-    return df
+    return with_pandas_types(df, schema or {})
 
 
 def schema_of(out: Path, table: str) -> dict[str, dict]:
