@@ -427,3 +427,15 @@ def test_the_tables_can_be_encrypted_at_rest_and_later_stages_read_them_with_the
     assert sorted(back["rid"]) == list(range(40)) and back["x"].max() == 58.5
     profile = pd.read_csv(tmp_path / "interim" / "profile.csv").set_index("column")
     assert float(profile.loc["x", "max"]) == 58.5 and float(profile.loc["rid", "missing_share"]) == 0
+
+
+def test_a_schema_file_named_in_params_is_the_contract(tmp_path):
+    from mining.ingest.pipeline import ingest
+
+    f = write_csv(tmp_path / "s.csv", "rid,label,age\n1,Yes,30\n2,No,7\n3,No,40\n")
+    (tmp_path / "contract.yaml").write_text("age: {type: int, min: 18, required: true}\nlabel: {type: category, "
+                                            "allowed: ['Yes', 'No']}\n")  # quoted: YAML reads bare Yes as true
+    res = ingest(_params(tmp_path, f, **{"data.schema": str(tmp_path / "contract.yaml")}), CHARTER, tmp_path / "i")
+    assert res.quarantine["reasons"].tolist() == ["range:age (< 18)"] and res.contracts["entities"].policy == "declared"
+    with pytest.raises(IngestError, match=r"data.schema names .*nope.yaml, which does not exist"):
+        ingest(_params(tmp_path, f, **{"data.schema": str(tmp_path / "nope.yaml")}), CHARTER, tmp_path / "i")

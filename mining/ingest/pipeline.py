@@ -14,6 +14,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 from mining.data import demo
 from mining.ingest import encryption, store
@@ -69,11 +70,28 @@ def demo_spec(params: Params, seed: int | None = None, **overrides) -> demo.Demo
                                  data["events"]["cutoff"], data["events"]["horizon_days"], **overrides)
 
 
+def declared_schema(params: Params) -> dict:
+    """`data.schema`: the contract itself, or the path of a YAML/JSON file holding it."""
+    spec = params["data"]["schema"]
+    if not isinstance(spec, str):
+        return spec
+    path = params.path(spec)
+    if not path.exists():
+        raise IngestError(f"data.schema names {spec}, which does not exist (expected a YAML or JSON schema file)")
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise IngestError(f"{spec}: not a readable YAML/JSON schema ({exc})") from None
+    if not isinstance(loaded, dict) or not all(isinstance(v, dict) for v in loaded.values()):
+        raise IngestError(f"{spec}: expected a mapping of column -> {{type, required, min, max, allowed, unique}}")
+    return loaded
+
+
 def entity_schema(params: Params, charter: dict, df: pd.DataFrame) -> dict[str, dict]:
     """The declared schema (params, or the demo's own), else one inferred from the data."""
     data = params["data"]
     if data.get("schema"):
-        declared = data["schema"]
+        declared = declared_schema(params)
         declared = declared.get("entities", declared)
     elif data["source"] == BUILTIN_DEMO:
         declared = demo.SCHEMA["customers"]
