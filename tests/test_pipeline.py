@@ -6,6 +6,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
@@ -141,14 +142,41 @@ def test_mining_run_ingest_takes_each_local_source_kind(tiny_project):
     df.to_parquet(root / "hr.parquet")
     with sqlite3.connect(root / "hr.db") as con:
         df.to_sql("employees", con, index=False)
+    with duckdb.connect(str(root / "hr.duckdb")) as con:
+        con.execute("CREATE TABLE employees AS SELECT * FROM df")
     common = ["--set", "data.target=Attrition", "--set", "data.positive_class=Yes", "--set", "data.id_column=rownames",
               "--set", "data.sensitive_features=[Gender]", "--set", "data.events.source=null"]
     for source, extra in (("hr", []), ("hr.csv.gz", []), ("hr.jsonl", []), ("hr.parquet", []),
-                          ("sqlite:///hr.db", ["--set", "data.query=SELECT * FROM employees"])):
+                          ("sqlite:///hr.db", ["--set", "data.query=SELECT * FROM employees"]),
+                          ("duckdb:///hr.duckdb", ["--set", "data.query=SELECT * FROM employees"])):
         for stage in ("scope", "ingest"):
             run(["mining", "run", stage, "--set", f"data.source={source}", *common, *extra], root)
         ingest = metrics(root, "ingest")
         assert ingest["rows_in"] == ingest["rows_valid"] == 1470, (source, ingest)
+
+
+@pytest.mark.e2e
+def test_mining_run_ingest_takes_a_postgresql_query(tiny_project, postgres_url):
+    import sqlalchemy as sa
+
+    root = tiny_project
+    df = rdata("modeldata", "attrition")
+    engine = sa.create_engine(postgres_url)
+    try:
+        df.to_sql("test_e2e_employees", engine, index=False, if_exists="replace")
+        args = ["--set", f"data.source={postgres_url}", "--set", "data.query=SELECT * FROM test_e2e_employees",
+                "--set", "data.target=Attrition", "--set", "data.positive_class=Yes", "--set", "data.id_column=rownames",
+                "--set", "data.sensitive_features=[Gender]", "--set", "data.events.source=null"]
+        for stage in ("scope", "ingest"):
+            run(["mining", "run", stage, *args], root)
+    finally:
+        with engine.begin() as con:
+            con.execute(sa.text("DROP TABLE IF EXISTS test_e2e_employees"))
+        engine.dispose()
+    ingest = metrics(root, "ingest")
+    assert ingest["rows_in"] == ingest["rows_valid"] == 1470
+    lineage = json.loads((root / "data" / "interim" / "lineage.json").read_text())
+    assert lineage["sources"][0]["query"] == "SELECT * FROM test_e2e_employees"
 
 
 @pytest.mark.e2e
