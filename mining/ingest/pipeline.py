@@ -7,6 +7,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -346,14 +347,16 @@ def _quarantine_outliers(folder: Path, run: _TableRun, cfg: dict, roles: set,
 def _write_reports(out: Path, result: IngestResult, params: Params) -> None:
     """schema.json, profile.csv and lineage.json next to the data."""
     (out / "schema.json").write_text(json.dumps(result.schema, indent=2, default=str))
-    cfg = params["ingest"]["outliers"]
-    profiles = [profile_files(store.files(out / name), cfg["method"], float(cfg["k"]), result.table_keys).assign(table=name)
-                for name in result.schema]
+    with ThreadPoolExecutor(max_workers=1) as pool:  # output hashes read the files while the profile computes
+        hashes = {name: pool.submit(_folder_sha256, out / name) for name in result.schema}
+        cfg = params["ingest"]["outliers"]
+        profiles = [profile_files(store.files(out / name), cfg["method"], float(cfg["k"]), result.table_keys)
+                    .assign(table=name) for name in result.schema]
     pd.concat(profiles).to_csv(out / "profile.csv", index=False)
     contracts = {n: {"version": c.version, "diff": c.diff, "warnings": c.warnings, "declared": c.policy == "declared"}
                  for n, c in result.contracts.items()}
     outputs = {name: {"path": f"{OUT_DIR}/{name}", "rows": result.counts[name]["rows_valid"],
-                      "files": len(store.files(out / name)), "sha256": _folder_sha256(out / name)}
+                      "files": len(store.files(out / name)), "sha256": hashes[name].result()}
                for name in result.schema}
     (out / "lineage.json").write_text(json.dumps({
         "sources": result.lineage, "outputs": outputs, "counts": result.counts, "schema_contracts": contracts,

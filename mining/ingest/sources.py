@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -56,20 +57,30 @@ def open_source(uri: str, root: Path, delimiter: str = ",", encoding: str = "utf
     path = path if path.is_absolute() else root / path
     if path.is_dir():
         files = folder_files(path)
-        digest = hashlib.sha256("".join(file_sha256(f) for f in files).encode()).hexdigest()
-        lineage = {"uri": uri, "files": len(files), "sha256": digest}
-        return _counted(iter_folder(path, delimiter, encoding), lineage), lineage
+        lineage = {"uri": uri, "files": len(files)}
+        digest = _in_background(lambda: hashlib.sha256("".join(file_sha256(f) for f in files).encode()).hexdigest())
+        return _counted(iter_folder(path, delimiter, encoding), lineage, digest), lineage
     if not path.exists():
         raise IngestError(f"{path}: file not found")
-    lineage = {"uri": uri, "sha256": file_sha256(path)}
-    return _counted(iter_file(path, delimiter, encoding), lineage), lineage
+    lineage = {"uri": uri}
+    return _counted(iter_file(path, delimiter, encoding), lineage, _in_background(lambda: file_sha256(path))), lineage
 
 
-def _counted(chunks: Iterator[Chunk], lineage: dict) -> Iterator[Chunk]:
+def _in_background(fn) -> Future:
+    """The source's content hash, computed while its rows are read (hashlib releases the GIL)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+    future = pool.submit(fn)
+    pool.shutdown(wait=False)
+    return future
+
+
+def _counted(chunks: Iterator[Chunk], lineage: dict, digest: Future | None = None) -> Iterator[Chunk]:
     lineage["rows"] = 0
     for c in chunks:
         lineage["rows"] += c.table.num_rows + len(c.rejected)
         yield c
+    if digest is not None:
+        lineage["sha256"] = digest.result()
 
 
 def _hashed(chunks: Iterator[Chunk], lineage: dict) -> Iterator[Chunk]:
