@@ -10,10 +10,11 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from mining.ingest.encryption import Keys
 from mining.ingest.outliers import fences_of
-from mining.ingest.store import read_column, unified_schema
+from mining.ingest.store import unified_schema
 
 HIDDEN = ("_source", "_row", "_schema_version")
 
@@ -24,10 +25,13 @@ def profile_files(files: list[Path], method: str = "iqr", k: float = 3.0, keys: 
     if not files:
         return pd.DataFrame(columns=["column", "dtype", "missing_share", "n_unique"])
     rows = []
-    for field in unified_schema(files, keys):
+    schema = unified_schema(files, keys)
+    fmt = ds.ParquetFileFormat(**({"default_fragment_scan_options": keys.scan_options()} if keys else {}))
+    data = ds.dataset([str(f) for f in files], schema=schema, format=fmt)
+    for field in schema:
         if field.name in HIDDEN:
             continue
-        x = pl.from_arrow(read_column(files, field.name, keys))
+        x = pl.from_arrow(data.to_table(columns=[field.name]).column(field.name))
         n = len(x)
         row = {"column": field.name, "dtype": str(field.type),
                "missing_share": x.null_count() / n if n else 0.0, "n_unique": int(x.drop_nulls().approx_n_unique())}

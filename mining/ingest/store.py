@@ -39,17 +39,23 @@ def partition_key(time_column: str, granularity: str) -> str:
 
 
 class TableWriter:
-    """One table's folder; `write` appends a chunk as new file(s), one per date partition.
+    """One table's folder: one Parquet file per date partition (hive `key=value` folders), each
+    chunk appended to it as row groups; a new file only when the columns change (schema evolution)
+    or too many partitions are open at once.
 
     Files are written in a background thread (Arrow releases the GIL) while the caller reads and
     checks the next chunk; at most one chunk waits, so memory stays bounded."""
+
+    MAX_OPEN = 128  # open partition files at most (day partitions over years would be thousands)
 
     def __init__(self, folder: Path, time_column: str | None = None, granularity: str = "month",
                  keys: Keys | None = None) -> None:
         self.folder, self.time_column, self.granularity = folder, time_column, granularity
         self.key = partition_key(time_column, granularity) if time_column else None
-        self.file_options = keys.dataset_options() if keys else None
-        self.chunks = self.rows = 0
+        self._options = keys.writer_options if keys else dict
+        self.rows, self.generation = 0, 0
+        self._open: dict[str, pq.ParquetWriter] = {}
+        self._schema: pa.Schema | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
         self._pending: Future | None = None
         folder.mkdir(parents=True, exist_ok=True)
@@ -61,19 +67,40 @@ class TableWriter:
         table = to_arrow(table.append_column(VERSION_COLUMN, pa.array(np.full(table.num_rows, version, "int64"))),
                          schema)
         self._wait()
-        self._pending = self._pool.submit(self._write, table, self.chunks)
-        self.chunks += 1
+        self._pending = self._pool.submit(self._write, table)
         self.rows += table.num_rows
 
-    def _write(self, table: pa.Table, number: int) -> None:
-        partitioning = None
-        if self.key:
-            table = table.append_column(self.key, pc.strftime(table[self.time_column], format=GRANULARITY[self.granularity]))
-            partitioning = ds.partitioning(pa.schema([(self.key, pa.string())]), flavor="hive")
-        ds.write_dataset(table, self.folder, format="parquet", partitioning=partitioning,
-                         basename_template=f"part-{number:05d}-{{i}}.parquet", file_options=self.file_options,
-                         existing_data_behavior="overwrite_or_ignore", max_rows_per_group=1 << 20,
-                         preserve_order=True)
+    def _write(self, table: pa.Table) -> None:
+        if self._schema is not None and not table.schema.equals(self._schema):
+            self._close_files()  # new columns (or types): new files, read back as one table
+        self._schema = table.schema
+        if not self.key:
+            self._file("").write_table(table)
+            return
+        values = pc.strftime(table[self.time_column], format=GRANULARITY[self.granularity])
+        order = pc.sort_indices(values)
+        table, values = table.take(order), values.take(order)
+        runs = pc.run_end_encode(values.combine_chunks())
+        start = 0
+        for value, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist()):
+            self._file(value).write_table(table.slice(start, end - start))
+            start = end
+
+    def _file(self, value: str) -> pq.ParquetWriter:
+        if value not in self._open:
+            if len(self._open) >= self.MAX_OPEN:
+                self._close_files()
+            folder = self.folder / f"{self.key}={value}" if self.key else self.folder
+            folder.mkdir(exist_ok=True)
+            self._open[value] = pq.ParquetWriter(folder / f"part-{self.generation:05d}.parquet", self._schema,
+                                                 **self._options())
+        return self._open[value]
+
+    def _close_files(self) -> None:
+        for w in self._open.values():
+            w.close()
+        self._open = {}
+        self.generation += 1
 
     def _wait(self) -> None:
         if self._pending is not None:
@@ -85,6 +112,7 @@ class TableWriter:
             self._wait()
         finally:
             self._pool.shutdown(wait=True)
+            self._close_files()
 
 
 def to_arrow(table: pa.Table, schema: dict[str, dict]) -> pa.Table:
@@ -142,15 +170,9 @@ def dataset(folder: Path, keys: Keys | None = None) -> ds.Dataset:
 
 def read_column(paths: list[Path], column: str, keys: Keys | None = None) -> pa.ChunkedArray:
     """One column of every file (memory: that column only); null where a file lacks it."""
-    parts = []
-    for p in paths:
-        if column in pq.read_schema(p, **_read(keys)).names:
-            parts.extend(pq.read_table(p, columns=[column], **_read(keys)).column(column).chunks)
-        else:
-            parts.append(pa.nulls(pq.ParquetFile(p, **_read(keys)).metadata.num_rows))
-    types = {a.type for a in parts} - {pa.null()}
-    target = types.pop() if len(types) == 1 else pa.string() if types else pa.null()
-    return pa.chunked_array([a.cast(target) for a in parts], type=target)
+    fmt = ds.ParquetFileFormat(**({"default_fragment_scan_options": keys.scan_options()} if keys else {}))
+    data = ds.dataset([str(p) for p in paths], schema=unified_schema(paths, keys), format=fmt)
+    return data.to_table(columns=[column]).column(column)
 
 
 def read_table(folder: Path, schema: dict[str, dict] | None = None, keep: tuple[str, ...] = (),
