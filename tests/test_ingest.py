@@ -176,14 +176,15 @@ def test_stage_counts_reconcile_with_parse_failures_quarantined(tmp_path):
 
 
 def test_outlier_rules():
-    from mining.ingest.outliers import outlier_mask
+    from mining.ingest.outliers import fences_of
 
-    s = pd.Series([10.0, 11, 9, 10, 12, 10, 11, 9, 500, None])
-    assert outlier_mask(s, "iqr", 3.0).tolist() == [False] * 8 + [True, False]
-    assert outlier_mask(s, "mad", 3.5).tolist() == [False] * 8 + [True, False]
-    assert not outlier_mask(pd.Series([1.0] * 5), "mad", 3).any()
+    s = pl.Series([10.0, 11, 9, 10, 12, 10, 11, 9, 500, None])
+    for method, k in (("iqr", 3.0), ("mad", 3.5)):
+        lo, hi = fences_of(s, method, k)
+        assert lo < 9 and 12 < hi < 500, method
+    assert fences_of(pl.Series([1.0] * 5), "mad", 3) is None  # constant: nothing is an outlier
     with pytest.raises(ValueError, match="expected iqr or mad"):
-        outlier_mask(s, "zscore", 3)
+        fences_of(s, "zscore", 3)
 
 
 def test_outliers_can_be_sent_to_quarantine(tmp_path):
@@ -252,22 +253,19 @@ def test_a_later_run_is_checked_against_the_first_accepted_schema(tmp_path):
 
 
 def test_personal_columns_are_pseudonymised_consistently_across_tables(monkeypatch):
-    from mining.ingest.privacy import pseudonymise
+    from mining.ingest.privacy import pseudonymise, pseudonymiser
 
-    tables = {"entities": pd.DataFrame({"customer_id": ["C1", "C2", None], "age": [30, 40, 50]}),
-              "events": pd.DataFrame({"customer_id": ["C2", "C2", "C1"], "amount": [1.0, 2.0, 3.0]})}
+    entities = pl.Series("customer_id", ["C1", "C2", None])
+    events = pl.Series("customer_id", ["C2", "C2", "C1"])
     monkeypatch.delenv("TEST_PSEUDO_KEY", raising=False)
     with pytest.raises(IngestError, match=r"\$TEST_PSEUDO_KEY is not set"):
-        pseudonymise({k: v.copy() for k, v in tables.items()}, ["customer_id"], "TEST_PSEUDO_KEY")
+        pseudonymiser("TEST_PSEUDO_KEY")
     monkeypatch.setenv("TEST_PSEUDO_KEY", "k1")
-    done = pseudonymise(tables, ["customer_id", "email"], "TEST_PSEUDO_KEY")
-    assert done == {"entities": ["customer_id"], "events": ["customer_id"]}
-    ent, ev = tables["entities"]["customer_id"], tables["events"]["customer_id"]
-    assert ent[0] == ev[2] and ent[1] == ev[0] and pd.isna(ent[2]) and len(ent[0]) == 32 and "C1" not in ent[0]
+    fn = pseudonymiser("TEST_PSEUDO_KEY")
+    ent, ev = pseudonymise(entities, fn).to_list(), pseudonymise(events, fn).to_list()
+    assert ent[0] == ev[2] and ent[1] == ev[0] and ent[2] is None and len(ent[0]) == 32 and "C1" not in ent[0]
     monkeypatch.setenv("TEST_PSEUDO_KEY", "k2")
-    other = {"e": pd.DataFrame({"customer_id": ["C1"]})}
-    pseudonymise(other, ["customer_id"], "TEST_PSEUDO_KEY")
-    assert other["e"]["customer_id"][0] != ent[0]  # another key, another pseudonym
+    assert pseudonymise(pl.Series(["C1"]), pseudonymiser("TEST_PSEUDO_KEY"))[0] != ent[0]  # another key
 
 
 def test_ingest_pseudonymises_unless_the_charter_allows(tmp_path, monkeypatch):

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import polars as pl
 import pyarrow as pa
-from pandas.api import types as ptypes
 
 MAD_SCALE = 1.4826  # the MAD scaled to the standard deviation under normality
 
@@ -23,23 +21,9 @@ def fences(method: str, k: float, centre: float, lower: float, upper: float) -> 
     return (lo, hi) if np.isfinite(lo) and hi > lo else None
 
 
-def outlier_mask(s: pd.Series, method: str = "iqr", k: float = 3.0) -> pd.Series:
-    """True where a value lies beyond k IQRs outside the quartiles (iqr) or k scaled MADs from the median (mad)."""
-    x = pd.to_numeric(s, errors="coerce").astype(float)
-    if method == "mad":
-        med = x.median()
-        mad = (x - med).abs().median()
-        limits = fences(method, k, med, mad, mad)
-    else:
-        limits = fences(method, k, x.median(), x.quantile(0.25), x.quantile(0.75))
-    if limits is None:
-        return pd.Series(False, index=s.index)
-    return ((x < limits[0]) | (x > limits[1])).fillna(False)
-
-
 def fences_of(values: pa.ChunkedArray | pl.Series, method: str, k: float) -> tuple[float, float] | None:
-    """The same fences for a column read from the written files (quantiles interpolated linearly,
-    as pandas does)."""
+    """The fences of a column (read from the written files): quartiles interpolated linearly, as
+    pandas and DuckDB's quantile_cont do; None when the column has no spread or no values."""
     x = (values if isinstance(values, pl.Series) else pl.from_arrow(values)).cast(pl.Float64).drop_nulls()
     if x.is_empty():
         return None
@@ -48,8 +32,3 @@ def fences_of(values: pa.ChunkedArray | pl.Series, method: str, k: float) -> tup
         mad = (x - med).abs().median()
         return fences(method, k, med, mad, mad)
     return fences(method, k, med, x.quantile(0.25, "linear"), x.quantile(0.75, "linear"))
-
-
-def numeric_columns(df: pd.DataFrame) -> list[str]:
-    return [c for c in df.columns if ptypes.is_numeric_dtype(df[c]) and not ptypes.is_bool_dtype(df[c])
-            and not c.startswith("_")]

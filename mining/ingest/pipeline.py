@@ -24,7 +24,7 @@ from mining.ingest.contract import REGISTRY_DIR, VERSION_COLUMN, Resolved, accep
 from mining.ingest.encryption import Keys
 from mining.ingest.files import REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas
 from mining.ingest.outliers import fences_of
-from mining.ingest.privacy import pseudonymiser
+from mining.ingest.privacy import pseudonymise, pseudonymiser
 from mining.ingest.profile import profile_files
 from mining.ingest.remote import redact
 from mining.ingest.sources import BUILTIN_DEMO, file_sha256, open_source, read_demo
@@ -278,7 +278,7 @@ def _stream_table(name: str, chunks: Iterator[Chunk], contract_for, writer: stor
             valid, bad = res.valid, [res.quarantine]
             run.count(res.check_counts)
             if pseudonym:
-                valid = valid.with_columns([_pseudonymise(valid[c], pseudonym) for c in personal if c in valid.columns])
+                valid = valid.with_columns([pseudonymise(valid[c], pseudonym) for c in personal if c in valid.columns])
             if orphans and orphans[0] is not None and len(valid):
                 index, col = orphans
                 orphan = ~index.contains(valid[col])
@@ -299,12 +299,6 @@ def _stream_table(name: str, chunks: Iterator[Chunk], contract_for, writer: stor
     if run.contract is None:
         raise IngestError(f"{name}: the source yielded no parseable row")
     return run
-
-
-def _pseudonymise(values: pl.Series, pseudonym) -> pl.Series:
-    uniques = values.drop_nulls().unique().to_list()  # hash each distinct value once
-    return values.replace_strict(dict(zip(uniques, map(pseudonym, uniques))), default=None,
-                                 return_dtype=pl.Utf8)
 
 
 def _key_index(folder: Path, column: str, keys: Keys | None) -> sch.KeyIndex:

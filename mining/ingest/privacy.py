@@ -12,6 +12,7 @@ import hmac
 import os
 
 import pandas as pd
+import polars as pl
 
 from mining.ingest.files import IngestError
 
@@ -31,16 +32,7 @@ def pseudonymiser(key_env: str):
     return pseudonym
 
 
-def pseudonymise(tables: dict[str, pd.DataFrame], columns: list[str], key_env: str) -> dict[str, list[str]]:
-    """Replace `columns` in every table that has them, in place; returns table -> columns done."""
-    if not columns:
-        return {}
-    fn = pseudonymiser(key_env)
-    done: dict[str, list[str]] = {}
-    for name, df in tables.items():
-        for col in columns:
-            if col in df.columns:
-                uniques = df[col].dropna().unique()  # hash each distinct value once
-                df[col] = df[col].map(dict(zip(uniques, map(fn, uniques)))).astype("string")
-                done.setdefault(name, []).append(col)
-    return done
+def pseudonymise(values: pl.Series, pseudonym) -> pl.Series:
+    """A column with each value replaced by its pseudonym (each distinct value hashed once)."""
+    uniques = values.drop_nulls().unique().to_list()
+    return values.replace_strict(dict(zip(uniques, map(pseudonym, uniques))), default=None, return_dtype=pl.Utf8)
