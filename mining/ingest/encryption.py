@@ -74,11 +74,6 @@ class Keys:
         """For `pq.ParquetWriter` / `pq.write_table`: the whole file encrypted (footer and columns)."""
         return {"encryption_properties": self._factory.file_encryption_properties(self._kms, self._encrypt)}
 
-    def dataset_options(self) -> ds.FileWriteOptions:
-        """For `dataset.write_dataset`."""
-        config = ds.ParquetEncryptionConfig(self._factory, self._kms, self._encrypt)
-        return ds.ParquetFileFormat().make_write_options(encryption_config=config)
-
     def reader_options(self) -> dict:
         """For `pq.read_table`, `pq.read_schema`, `pq.ParquetFile`."""
         return {"decryption_properties": self._factory.file_decryption_properties(self._kms, self._decrypt)}

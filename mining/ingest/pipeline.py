@@ -3,7 +3,6 @@ profile + lineage, streamed chunk by chunk so that memory stays bounded whatever
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -27,8 +26,8 @@ from mining.ingest.outliers import fences_of
 from mining.ingest.privacy import pseudonymise, pseudonymiser
 from mining.ingest.profile import profile_files
 from mining.ingest.remote import redact
-from mining.ingest.sources import BUILTIN_DEMO, file_sha256, open_source, read_demo
-from mining.lineage import git_commit
+from mining.ingest.sources import BUILTIN_DEMO, open_source, read_demo
+from mining.lineage import content_hash, git_commit
 from mining.project import Params
 
 OUT_DIR = "data/interim"
@@ -172,7 +171,7 @@ def _ingest_into(staging: Path, params: Params, charter: dict) -> IngestResult:
         sources, lineage = {"entities": (chunks, redact(data["source"]))}, [lin]
         if data["events"].get("source"):
             chunks, lin_ev = open_source(data["events"]["source"], params.root, **fmt)
-            sources["events"] = (chunks, data["events"]["source"])
+            sources["events"] = (chunks, redact(data["events"]["source"]))
             lineage.append(lin_ev)
     privacy = cfg["pseudonymise"]
     allowed = set(charter.get("personal_data_allowed") or [])
@@ -342,7 +341,7 @@ def _write_reports(out: Path, result: IngestResult, params: Params) -> None:
     """schema.json, profile.csv and lineage.json next to the data."""
     (out / "schema.json").write_text(json.dumps(result.schema, indent=2, default=str))
     with ThreadPoolExecutor(max_workers=1) as pool:  # output hashes read the files while the profile computes
-        hashes = {name: pool.submit(_folder_sha256, out / name) for name in result.schema}
+        hashes = {name: pool.submit(content_hash, out / name) for name in result.schema}
         cfg = params["ingest"]["outliers"]
         profiles = [profile_files(store.files(out / name), cfg["method"], float(cfg["k"]), result.table_keys)
                     .assign(table=name) for name in result.schema]
@@ -356,14 +355,6 @@ def _write_reports(out: Path, result: IngestResult, params: Params) -> None:
         "sources": result.lineage, "outputs": outputs, "counts": result.counts, "schema_contracts": contracts,
         "pseudonymised": result.pseudonymised, "code": git_commit(params.root),
         "params": {"data": params["data"], "ingest": params["ingest"]}}, indent=2, default=str))
-
-
-def _folder_sha256(folder: Path) -> str:
-    h = hashlib.sha256()
-    for f in store.files(folder):
-        h.update(str(f.relative_to(folder)).encode())
-        h.update(file_sha256(f).encode())
-    return h.hexdigest()
 
 
 def read_entities(params: Params) -> pd.DataFrame:

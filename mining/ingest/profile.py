@@ -10,11 +10,10 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from mining.ingest.encryption import Keys
 from mining.ingest.outliers import fences_of
-from mining.ingest.store import unified_schema
+from mining.ingest.store import file_dataset
 
 HIDDEN = ("_source", "_row", "_schema_version")
 
@@ -25,10 +24,8 @@ def profile_files(files: list[Path], method: str = "iqr", k: float = 3.0, keys: 
     if not files:
         return pd.DataFrame(columns=["column", "dtype", "missing_share", "n_unique"])
     rows = []
-    schema = unified_schema(files, keys)
-    fmt = ds.ParquetFileFormat(**({"default_fragment_scan_options": keys.scan_options()} if keys else {}))
-    data = ds.dataset([str(f) for f in files], schema=schema, format=fmt)
-    for field in schema:
+    data = file_dataset(files, keys)
+    for field in data.schema:
         if field.name in HIDDEN:
             continue
         x = pl.from_arrow(data.to_table(columns=[field.name]).column(field.name))

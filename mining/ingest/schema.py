@@ -185,7 +185,7 @@ class KeyIndex:
         if not present.any():
             return dup
         h = self.hashes(values.filter(pl.Series(present)))
-        again = pl.Series(h).is_duplicated().to_numpy() & ~pl.Series(h).is_first_distinct().to_numpy()
+        again = ~pl.Series(h).is_first_distinct().to_numpy()  # a repeat within this call
         seen_before = self._contains(h)
         dup[present] = seen_before | again
         new = np.sort(h[~(seen_before | again)])

@@ -17,6 +17,7 @@ import pandas as pd
 from mining.data import demo
 from mining.ingest.files import Chunk, FileRead, IngestError, collect, iter_file
 from mining.ingest.remote import folder_files, is_remote, is_sql, iter_folder, iter_remote, iter_sql, redact
+from mining.lineage import content_hash
 
 BUILTIN_DEMO = "builtin:demo"
 
@@ -26,14 +27,6 @@ def _with_origin(df: pd.DataFrame, source: str, first_line: int) -> pd.DataFrame
     df.insert(0, "_row", range(first_line, first_line + len(df)))
     df.insert(0, "_source", source)
     return df
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def open_source(uri: str, root: Path, delimiter: str = ",", encoding: str = "utf-8",
@@ -58,12 +51,12 @@ def open_source(uri: str, root: Path, delimiter: str = ",", encoding: str = "utf
     if path.is_dir():
         files = folder_files(path)
         lineage = {"uri": uri, "files": len(files)}
-        digest = _in_background(lambda: hashlib.sha256("".join(file_sha256(f) for f in files).encode()).hexdigest())
+        digest = _in_background(lambda: hashlib.sha256("".join(content_hash(f) for f in files).encode()).hexdigest())
         return _counted(iter_folder(path, delimiter, encoding), lineage, digest), lineage
     if not path.exists():
         raise IngestError(f"{path}: file not found")
     lineage = {"uri": uri}
-    return _counted(iter_file(path, delimiter, encoding), lineage, _in_background(lambda: file_sha256(path))), lineage
+    return _counted(iter_file(path, delimiter, encoding), lineage, _in_background(lambda: content_hash(path))), lineage
 
 
 def _in_background(fn) -> Future:

@@ -160,26 +160,24 @@ def unified_schema(paths: list[Path], keys: Keys | None = None) -> pa.Schema:
     return pa.unify_schemas([pq.read_schema(p, **_read(keys)) for p in paths], promote_options="permissive")
 
 
-def dataset(folder: Path, keys: Keys | None = None) -> ds.Dataset:
-    """The table's files as one dataset, their schemas unified (and the date key a column)."""
-    paths = files(folder)
+def file_dataset(paths: list[Path], keys: Keys | None = None, folder: Path | None = None) -> ds.Dataset:
+    """Files as one dataset, their schemas unified (a column a file lacks reads as null), decrypted
+    with `keys`; with `folder`, its hive date key is a column too."""
     fmt = ds.ParquetFileFormat(**({"default_fragment_scan_options": keys.scan_options()} if keys else {}))
-    return ds.dataset([str(p) for p in paths], schema=unified_schema(paths, keys), format=fmt,
-                      partitioning=ds.partitioning(flavor="hive"), partition_base_dir=str(folder))
+    hive = {"partitioning": ds.partitioning(flavor="hive"), "partition_base_dir": str(folder)} if folder else {}
+    return ds.dataset([str(p) for p in paths], schema=unified_schema(paths, keys), format=fmt, **hive)
 
 
 def read_column(paths: list[Path], column: str, keys: Keys | None = None) -> pa.ChunkedArray:
-    """One column of every file (memory: that column only); null where a file lacks it."""
-    fmt = ds.ParquetFileFormat(**({"default_fragment_scan_options": keys.scan_options()} if keys else {}))
-    data = ds.dataset([str(p) for p in paths], schema=unified_schema(paths, keys), format=fmt)
-    return data.to_table(columns=[column]).column(column)
+    """One column of every file (memory: that column only)."""
+    return file_dataset(paths, keys).to_table(columns=[column]).column(column)
 
 
 def read_table(folder: Path, schema: dict[str, dict] | None = None, keep: tuple[str, ...] = (),
                keys: Keys | None = None) -> pd.DataFrame:
     """The table as pandas, with the contract's pandas types; row origin, schema version and the
     date key dropped unless named in `keep`."""
-    df = dataset(folder, keys).to_table().to_pandas()
+    df = file_dataset(files(folder), keys, folder).to_table().to_pandas()
     key = json.loads((folder / META).read_text())["partition_key"] if (folder / META).exists() else None
     df = df.drop(columns=[c for c in df.columns if c in (*ORIGIN, VERSION_COLUMN, key) and c not in keep])
     return with_pandas_types(df, schema or {})

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 
 from mining.ingest import schema as sch
 from mining.ingest.contract import VERSION_COLUMN, Resolved, accept, extend, resolve
-from mining.ingest.files import REJECTED_COLUMNS, collect, iter_jsonl
-from mining.ingest.sources import file_sha256
+from mining.ingest.files import REJECTED_COLUMNS, concat, iter_jsonl
+from mining.lineage import content_hash
 
 STAGING = "_staging"
 
@@ -72,19 +73,22 @@ def run_batch(inbox: Path, out: Path, schema: dict[str, dict], *, max_files: int
     frames, quarantined, manifest = [], [], []
     contract: Resolved | None = None
     for path in new:
-        read = collect(iter_jsonl(path))
-        if len(read.frame):
-            contract = _contract(contract, read.frame, schema, registry, policy, path)
-            checked = sch.validate(read.frame, contract.schema, "events", str(path), absent="null")
-            frames.append(checked.valid.assign(_source=path.name, **{VERSION_COLUMN: contract.version}))
+        chunks = list(iter_jsonl(path))
+        table = concat([c.table for c in chunks])
+        if table.num_rows:
+            contract = _contract(contract, table.slice(0, sch.INFER_ROWS).to_pandas(), schema, registry, policy, path)
+            checked = sch.validate_table(pl.from_arrow(table), contract.schema, "events", str(path), absent="null")
+            frames.append(checked.valid.with_columns(pl.lit(path.name).alias("_source"),
+                                                     pl.lit(contract.version).alias(VERSION_COLUMN)))
             quarantined.append(checked.quarantine)
-        quarantined.append(read.rejected.assign(table="events")[["table", *REJECTED_COLUMNS]])
-        manifest.append({"name": path.name, "sha256": file_sha256(path), "rows": len(read.frame) + len(read.rejected)})
+        quarantined += [c.rejected.assign(table="events")[["table", *REJECTED_COLUMNS]] for c in chunks]
+        manifest.append({"name": path.name, "sha256": content_hash(path),
+                         "rows": table.num_rows + sum(len(c.rejected) for c in chunks)})
         if on_file:
             on_file(path)
-    valid = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    valid = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
     quarantine = pd.concat(quarantined, ignore_index=True)
-    valid.to_parquet(stage / "rows.parquet", index=False)
+    valid.write_parquet(stage / "rows.parquet")
     quarantine.to_parquet(stage / "quarantine.parquet", index=False)
     result = BatchResult(number, [m["name"] for m in manifest], sum(m["rows"] for m in manifest), len(valid),
                          len(quarantine))
