@@ -138,7 +138,7 @@ def run_pyarrow(source: Path, out: Path) -> int:
 
 def run_stage(source: Path, work: Path, out: Path) -> int:
     from mining.ingest.pipeline import ingest
-    from mining.project import load_params
+    from mining.params import load_params
 
     project = work / "project"
     shutil.rmtree(project, ignore_errors=True)

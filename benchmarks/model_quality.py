@@ -32,6 +32,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from xgboost import XGBClassifier
 
+from mining.catalog import Catalog
 from mining.sandbox import make_sandbox, run, set_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +91,7 @@ def pipeline(df: pd.DataFrame, target: str, positive: str, budget: int, workdir:
     t0 = time.perf_counter()
     for stage in ("scope", "ingest", "features", "train"):
         run(["mining", "run", stage], root)
-    metrics = json.loads((root / "metrics" / "train.json").read_text())
+    metrics = json.loads(Catalog(root).metrics("train").read_text())
     return {"auc": metrics["holdout_roc_auc"], "chosen": metrics["chosen"], "trials": metrics["trials"],
             "wall_s": time.perf_counter() - t0}
 

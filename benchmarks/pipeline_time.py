@@ -11,7 +11,7 @@ import argparse
 import platform
 import time
 
-from mining.project import load_params, parse_override, project_root
+from mining.params import load_params, parse_override, project_root
 from mining.runner import run_stage, write_stripped
 from mining.stages import STAGES
 

@@ -11,7 +11,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from mining.features.store import inputs, load
-from mining.project import load_params
+from mining.params import load_params
 from mining.train.candidates import build_candidate
 
 

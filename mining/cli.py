@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mining.project import ParamsError, load_params, parse_override, project_root
+from mining.catalog import Catalog
+from mining.params import ParamsError, load_params, parse_override, project_root
 from mining.runner import StageFailed, run_stage, write_stripped
 from mining.stages import STAGES
 
@@ -46,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def stream_once() -> int:
     """One micro-batch of params/ingest.yaml `stream` (run it from cron or a scheduler)."""
-    from mining.ingest.contract import REGISTRY_DIR
-    from mining.ingest.files import IngestError
+    from mining.data.files import IngestError
     from mining.ingest.pipeline import events_schema
     from mining.ingest.stream import run_batch
 
@@ -55,7 +55,7 @@ def stream_once() -> int:
     cfg = params["ingest"]["stream"]
     try:
         res = run_batch(params.path(cfg["inbox"]), params.path(cfg["out"]), events_schema(params),
-                        max_files=cfg.get("max_files"), registry=params.path(REGISTRY_DIR),
+                        max_files=cfg.get("max_files"), registry=Catalog(params.root)["schemas"],
                         policy=params["ingest"]["schema_policy"])
     except IngestError as exc:
         print(f"mining: {exc}", file=sys.stderr)
@@ -70,7 +70,7 @@ def stream_once() -> int:
 
 def kafka_once() -> int:
     """One poll of the configured Kafka topic into the stream inbox."""
-    from mining.ingest.files import IngestError
+    from mining.data.files import IngestError
     from mining.ingest.kafka import drain
     from mining.ingest.stream import taken_files
 

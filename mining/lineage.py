@@ -7,15 +7,20 @@ import subprocess
 from pathlib import Path
 
 
+CODE_AND_PARAMS = ("mining", "notebooks", "params", "dvc.yaml", "pyproject.toml", "requirements.lock")
+
+
 def git_commit(root: Path) -> dict:
-    """HEAD's commit and whether the working tree differs from it (None outside a git checkout)."""
+    """HEAD's commit and whether the code or params differ from it (None outside a git checkout).
+
+    Only what decides a run counts: `dvc.lock` and other files a run rewrites do not make it dirty."""
     def git(*args: str) -> str | None:
         try:
             return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             return None
     commit = git("rev-parse", "HEAD")
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    dirty = git("status", "--porcelain", "--", *CODE_AND_PARAMS)
     return {"commit": commit, "dirty": bool(dirty) if dirty is not None else None}
 
 

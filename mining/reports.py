@@ -1,4 +1,6 @@
-"""Writing what a stage leaves behind: metrics JSON, small JSON/HTML artefacts, inline figures."""
+"""Writing what a stage leaves behind: metrics JSON, small JSON/HTML artefacts, inline figures, and
+tables and pages formatted for a reviewer (three significant figures, no index column, a table of
+contents, anchors that the curriculum map links to)."""
 
 from __future__ import annotations
 
@@ -6,11 +8,17 @@ import base64
 import io
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from bs4 import BeautifulSoup
 from jinja2 import Environment, PackageLoader, select_autoescape
+from pandas.io.formats.style import Styler
+
+from mining.catalog import Catalog
 
 _env = Environment(loader=PackageLoader("mining", "templates"), autoescape=select_autoescape(["html"]))
 
@@ -39,8 +47,13 @@ def read_json(path: Path) -> Any:
 
 
 def write_metrics(root: Path, stage: str, metrics: dict) -> None:
-    """`metrics/<stage>.json`, the stage's DVC metric (returns nothing: it is a notebook's last line)."""
-    write_json(root / "metrics" / f"{stage}.json", metrics)
+    """The stage's DVC metrics file (returns nothing: it is a notebook's last line)."""
+    write_json(Catalog(root).metrics(stage), metrics)
+
+
+def read_metrics(root: Path, stages: list[str]) -> dict[str, dict]:
+    """Metrics of the stages given, as their notebooks wrote them."""
+    return {stage: read_json(Catalog(root).metrics(stage)) for stage in stages}
 
 
 def figure_data_uri(fig) -> str:
@@ -51,7 +64,84 @@ def figure_data_uri(fig) -> str:
 
 
 def render(template: str, path: Path, **context) -> Path:
-    """Render a package template (mining/templates) to `path`."""
+    """Render a package template (mining/templates) to `path`, with its table of contents."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_env.get_template(template).render(**context))
+    path.write_text(with_contents(_env.get_template(template).render(**context)))
     return path
+
+
+_DECIMAL = re.compile(r"^-?\d+\.\d+$")
+
+
+def number(x: Any) -> str:
+    """A number as a reviewer reads it: three significant figures, thousands separated, no
+    scientific notation between 0.001 and a billion; missing values as a dash."""
+    if x is None or (isinstance(x, (float, np.floating)) and not math.isfinite(x)):
+        return "–"
+    if isinstance(x, (bool, np.bool_)):
+        return "yes" if x else "no"
+    if isinstance(x, (int, np.integer)):
+        return f"{x:,}"
+    if isinstance(x, str) and _DECIMAL.match(x):  # a number carried as text (a profile's mixed-type column)
+        x = float(x)
+    if not isinstance(x, (float, np.floating)):
+        return str(x)
+    if x == 0:
+        return "0"
+    if abs(x) >= 1000 or float(x).is_integer():
+        return f"{x:,.0f}"
+    if abs(x) < 0.001:
+        return f"{x:.2e}"
+    return f"{x:.3g}"
+
+
+def table(df: pd.DataFrame | pd.Series, index: bool = False) -> Styler:
+    """A frame for a report: numbers through `number`, no index column (`index=True` turns a labelling
+    index into the first column), headers that wrap between words."""
+    frame = df.to_frame() if isinstance(df, pd.Series) else df
+    if index:
+        frame = frame.reset_index()
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c).replace("_", " ") for c in frame.columns]  # headers wrap between words
+    return frame.style.format(number).hide(axis="index").set_table_attributes('class="t"')
+
+
+def html_table(df: pd.DataFrame) -> str:
+    """`table` as an HTML string (for the model card and the index page)."""
+    return table(df).to_html()
+
+
+def slug(text: str) -> str:
+    """A heading's anchor: lower case, words joined by hyphens (stable across runs)."""
+    words = "".join(c.lower() if c.isalnum() else " " for c in text).split()
+    return "-".join(words)
+
+
+def with_contents(html: str) -> str:
+    """A report page with anchors on its section headings (slugs of their text) and a table of
+    contents under its title; nbconvert's own heading ids carry the text verbatim, so they are
+    replaced, and its pilcrow links with them."""
+    soup = BeautifulSoup(html, "html.parser")
+    headings = soup.find_all(["h2", "h3"])
+    for a in soup.select("a.anchor-link"):
+        a.decompose()
+    for h in soup.find_all(["h1", "h2", "h3"]):
+        h["id"] = slug(h.get_text(" ", strip=True))
+    title = soup.find("h1")
+    if title is not None and headings:
+        nav = soup.new_tag("nav", attrs={"class": "toc"})
+        nav.append(soup.new_tag("b"))
+        nav.b.string = "Contents"
+        items = soup.new_tag("ol")
+        for h in headings:
+            li = soup.new_tag("li", attrs={"class": h.name})
+            link = soup.new_tag("a", href=f"#{h['id']}")
+            link.string = h.get_text(" ", strip=True)
+            li.append(link)
+            items.append(li)
+        nav.append(items)
+        if title.parent.name == "body":  # a page of our own: right under the title
+            title.insert_after(nav)
+        else:  # a notebook: after the title cell's introduction
+            title.parent.append(nav)
+    return str(soup)

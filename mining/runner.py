@@ -18,11 +18,16 @@ import papermill as pm
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from nbconvert import HTMLExporter
 
+from mining.catalog import Catalog
+from mining.charter import charter_task
+from mining.reports import with_contents
 from mining.stages import STAGES, all_notebooks, notebook_for
 
 KERNEL = "mining"
 QUIET = "--IPKernelApp.log_level=ERROR"
-WARNINGS = "ignore:IProgress not found"
+# tqdm's notice that ipywidgets is absent (optuna and shap import tqdm.auto), and starlette's notice
+# about its test client's HTTP library (the deploy stage calls the API in process): not for reviewers.
+WARNINGS = "ignore:IProgress not found,ignore:Using `httpx` with `starlette.testclient`"
 TEMPLATES = Path(__file__).parent / "templates" / "nbconvert"
 
 
@@ -50,14 +55,15 @@ def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def write_stripped(root: Path) -> list[Path]:
-    """`build/notebooks/NN_stage.ipynb`: each stage's code without outputs (what DVC hashes)."""
-    out = root / "build" / "notebooks"
-    out.mkdir(parents=True, exist_ok=True)
+    """Each stage's notebook without outputs (catalog `stripped`): what DVC hashes."""
+    cat = Catalog(root)
     written = []
     for name in all_notebooks():
         nb = strip(nbformat.read(root / "notebooks" / f"{name}.ipynb", as_version=4))
-        nbformat.write(nb, out / f"{name}.ipynb")
-        written.append(out / f"{name}.ipynb")
+        path = cat.stripped(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, path)
+        written.append(path)
     return written
 
 
@@ -65,8 +71,8 @@ def ensure_kernel() -> str:
     """The project's kernelspec, installed into this environment (so it runs this interpreter).
 
     The kernel logs at ERROR level only (its notice about unencrypted local TCP would repeat on
-    every stage), and tqdm's notice that ipywidgets is absent (raised when optuna or shap import
-    tqdm.auto) is silenced: both would otherwise land in every report.
+    every stage), and the library notices in `WARNINGS` are silenced: they would otherwise land in
+    the reports.
     """
     try:
         spec = KernelSpecManager().get_kernel_spec(KERNEL)
@@ -92,7 +98,7 @@ def render_html(executed: Path, report: Path) -> Path:
                             embed_images=True)
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
     report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(body, encoding="utf-8")
+    report.write_text(with_contents(body), encoding="utf-8")
     return report
 
 
@@ -105,24 +111,16 @@ def _failure(nb_path: Path) -> str:
     return "unknown error (see the executed notebook)"
 
 
-def charter_task(root: Path) -> str:
-    """The task the scope stage decided (classification until there is a charter)."""
-    charter = root / "data" / "scope" / "charter.json"
-    return json.loads(charter.read_text())["task"]["type"] if charter.exists() else "classification"
-
-
 def run_stage(stage: str, root: Path, overrides: dict[str, Any] | None = None,
               cell_timeout_s: int = 1800) -> StageRun:
-    """Execute `notebooks/NN_stage.ipynb`; write `reports/notebooks/NN_stage.ipynb` and `reports/NN_stage.html`.
+    """Execute the stage's notebook; write the executed copy and the HTML report (catalog `executed`, `report`).
 
     On a failing cell the report is still written (showing the error), then StageFailed is raised.
     """
     if stage not in STAGES:
         raise KeyError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
-    name = STAGES[stage]
     source = root / "notebooks" / f"{notebook_for(stage, charter_task(root))}.ipynb"
-    executed = root / "reports" / "notebooks" / f"{name}.ipynb"
-    report = root / "reports" / f"{name}.html"
+    executed, report = Catalog(root).executed(stage), Catalog(root).report(stage)
     executed.parent.mkdir(parents=True, exist_ok=True)
     nb = strip(nbformat.read(source, as_version=4))
     error = None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-from mining.ingest.sources import BUILTIN_DEMO, read_source
-from mining.project import Params
-
-CHARTER = Path("data/scope/charter.json")
+from mining.catalog import Catalog
+from mining.charter import CLASSIFICATION, SEGMENTATION
+from mining.data.sources import BUILTIN_DEMO, read_source
+from mining.params import Params
+from mining.reports import write_json
 
 
 def label_availability(params: Params) -> dict:
@@ -32,12 +31,13 @@ def label_availability(params: Params) -> dict:
 
 
 def decide_task(requested: str, labels: dict, min_share: float) -> dict:
-    if requested in ("classification", "segmentation"):
+    """Supervised when enough rows carry the label, unsupervised otherwise (or as params force)."""
+    if requested in (CLASSIFICATION, SEGMENTATION):
         return {"type": requested, "reason": f"set in params/project.yaml (task: {requested})"}
     if labels["target_present"] and labels["labelled_share"] >= min_share:
-        return {"type": "classification",
+        return {"type": CLASSIFICATION,
                 "reason": f"{labels['labelled_share']:.0%} of rows are labelled (>= {min_share:.0%}): supervised"}
-    return {"type": "segmentation",
+    return {"type": SEGMENTATION,
             "reason": f"labels on {labels['labelled_share']:.0%} of rows (< {min_share:.0%}): unsupervised segmentation"}
 
 
@@ -60,7 +60,7 @@ def build_charter(params: Params) -> dict:
         "value_case": project["value_case"], "build_vs_buy": project["build_vs_buy"],
         "lineage": project["lineage"], "data_access": project["data_access"],
         "output": {"consumer": project["output"]["consumer"], "format": project["output"]["format"],
-                   "columns": project["output"]["segment_columns" if task["type"] == "segmentation" else "columns"]},
+                   "columns": project["output"]["segment_columns" if task["type"] == SEGMENTATION else "columns"]},
         "source": data["source"],
     }
 
@@ -68,3 +68,23 @@ def build_charter(params: Params) -> dict:
 def kpi_table(charter: dict) -> pd.DataFrame:
     rows = [{"kpi": k, "threshold": v, "gated": v is not None} for k, v in charter["kpis"].items()]
     return pd.DataFrame(rows)
+
+
+def label_table(charter: dict) -> pd.DataFrame:
+    """Label availability, one row per fact (rows, labelled share, class counts)."""
+    labels = charter["labels"]
+    rows = [{"fact": k.replace("_", " "), "value": v} for k, v in labels.items() if k != "classes"]
+    rows += [{"fact": f"rows of class {c}", "value": n} for c, n in (labels.get("classes") or {}).items()]
+    return pd.DataFrame(rows).astype({"value": object})
+
+
+def access_table(charter: dict) -> pd.DataFrame:
+    """Each data source with its owner, legal basis and who approved access."""
+    return pd.DataFrame(charter["data_access"])
+
+
+def write_charter(params: Params) -> dict:
+    """Build the charter and write it where every later stage reads it (`mining.charter.load_charter`)."""
+    charter = build_charter(params)
+    write_json(Catalog(params.root)["charter"], charter)
+    return charter

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from mining.sandbox import make_sandbox, set_params
+from mining.sandbox import make_sandbox, run, set_params
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def params_root(tmp_path: Path) -> Path:
+    """A project root with this checkout's params only: stage functions run there write nothing here."""
+    root = tmp_path / "params_root"
+    if not root.exists():
+        shutil.copytree(ROOT / "params", root / "params")
+        shutil.copy(ROOT / "dvc.yaml", root / "dvc.yaml")
+    return root
 
 
 def make_project(dest: Path) -> Path:
@@ -23,6 +33,7 @@ def make_project(dest: Path) -> Path:
     set_params(dest, "deploy", {"latency_requests": 20})
     # a 1,500-customer demo has ~375 holdout rows: judge groups on fewer positives than the default
     set_params(dest, "project", {"kpis.min_group_positives": 10, "kpis.min_precision": 0.4})
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-qam", "tiny demo"], dest)
     return dest
 
 

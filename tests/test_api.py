@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from mining.catalog import member
 from mining.deploy.api import create_app, records_from_frame
 from mining.deploy.bundle import input_schema
 from mining.reports import write_json
@@ -25,8 +26,8 @@ def client(tmp_path_factory):
     y = (X["n_events_30d"] < 2).astype(int)
     model = build_candidate("logreg", {}, DEFS, seed=0, n_jobs=1, class_weight=None).fit(X, y)
     d = tmp_path_factory.mktemp("bundle")
-    joblib.dump(model, d / "model.joblib")
-    write_json(d / "bundle.json", {"model_version": "abc123", "model_type": "logreg", "threshold": 0.5,
+    joblib.dump(model, d / member("serving_model"))
+    write_json(d / member("serving_info"), {"task": "classification", "model_version": "abc123", "model_type": "logreg", "threshold": 0.5,
                                    "id_column": "customer_id", "inputs": input_schema(DEFS)})
     return TestClient(create_app(d))
 

@@ -8,15 +8,9 @@ import polars as pl
 import pytest
 
 from mining.ingest import schema as sch
-from mining.ingest.files import IngestError, read_file
-
-
-@pytest.fixture(autouse=True)
-def own_schema_registry(tmp_path, monkeypatch):
-    """Stage-level tests keep their schema contracts out of the checkout's data/schemas."""
-    import mining.ingest.pipeline as pl
-
-    monkeypatch.setattr(pl, "REGISTRY_DIR", str(tmp_path / "schemas"))
+from mining.catalog import Catalog, member
+from mining.data.files import IngestError, read_file
+from tests.conftest import params_root
 
 
 SCHEMA = {
@@ -160,9 +154,9 @@ def test_a_file_with_no_parseable_row_stops_the_stage(tmp_path):
 
 def test_stage_counts_reconcile_with_parse_failures_quarantined(tmp_path):
     from mining.ingest.pipeline import ingest
-    from mining.project import load_params
+    from mining.params import load_params
 
-    root = Path(__file__).resolve().parents[1]
+    root = params_root(tmp_path)  # schema contracts stay out of the checkout's data/
     good = "".join(f"{i},{'Yes' if i % 3 else 'No'},{i / 2}\n" for i in range(10, 50))
     f = write_csv(tmp_path / "t.csv", "rid,label,x\n1,Yes,1.5\n2,No\n3,No,abc\n4,Yes,2.5\n1,No,3\n" + good)
     params = load_params({"data.source": str(f), "data.target": "label", "data.id_column": "rid",
@@ -189,9 +183,9 @@ def test_outlier_rules():
 
 def test_outliers_can_be_sent_to_quarantine(tmp_path):
     from mining.ingest.pipeline import ingest
-    from mining.project import load_params
+    from mining.params import load_params
 
-    root = Path(__file__).resolve().parents[1]
+    root = params_root(tmp_path)  # schema contracts stay out of the checkout's data/
     rows = "".join(f"{i},{'Yes' if i % 3 else 'No'},{50 + i % 7}\n" for i in range(60))
     f = write_csv(tmp_path / "o.csv", "rid,label,x\n" + rows + "99,No,100000\n")
     over = {"data.source": str(f), "data.target": "label", "data.id_column": "rid", "data.sensitive_features": [],
@@ -231,9 +225,9 @@ def test_schema_contract_versions_changes_by_policy(tmp_path):
 
 def test_a_later_run_is_checked_against_the_first_accepted_schema(tmp_path):
     from mining.ingest.pipeline import ingest
-    from mining.project import load_params
+    from mining.params import load_params
 
-    root = Path(__file__).resolve().parents[1]
+    root = params_root(tmp_path)  # schema contracts stay out of the checkout's data/
     first = "".join(f'{{"rid": {i}, "label": "{"Yes" if i % 3 else "No"}", "x": {i}}}\n' for i in range(40))
     later = "".join(f'{{"rid": {i}, "label": "No", "x": {i}, "channel": "app"}}\n' for i in range(40, 80))
     (tmp_path / "day1.jsonl").write_text(first)
@@ -270,9 +264,9 @@ def test_personal_columns_are_pseudonymised_consistently_across_tables(monkeypat
 
 def test_ingest_pseudonymises_unless_the_charter_allows(tmp_path, monkeypatch):
     from mining.ingest.pipeline import ingest
-    from mining.project import load_params
+    from mining.params import load_params
 
-    root = Path(__file__).resolve().parents[1]
+    root = params_root(tmp_path)  # schema contracts stay out of the checkout's data/
     f = write_csv(tmp_path / "p.csv", "rid,email,label\n" + "".join(f"{i},u{i}@x.org,{'Yes' if i % 2 else 'No'}\n"
                                                                    for i in range(30)))
     monkeypatch.setenv("MINING_PSEUDONYM_KEY", "secret")
@@ -286,9 +280,9 @@ def test_ingest_pseudonymises_unless_the_charter_allows(tmp_path, monkeypatch):
 
 
 def _params(tmp_path, source, **over):
-    from mining.project import load_params
+    from mining.params import load_params
 
-    root = Path(__file__).resolve().parents[1]
+    root = params_root(tmp_path)  # schema contracts stay out of the checkout's data/
     base = {"data.source": str(source), "data.target": "label", "data.id_column": "rid",
             "data.sensitive_features": [], "ingest.max_quarantine_share": 1.0}
     return load_params({**base, **over}, root)
@@ -307,14 +301,14 @@ def test_a_table_with_a_time_column_is_hive_partitioned_by_month_and_lineage_nam
     assert parts == ["seen_month=2024-01", "seen_month=2024-02", "seen_month=2024-03"]
     back = res.table("entities")
     assert len(back) == 30 and sorted(back["rid"]) == list(range(30)) and "seen_month" not in back
-    lineage = json.loads((tmp_path / "interim" / "lineage.json").read_text())
+    lineage = json.loads((tmp_path / "interim" / member("ingest_lineage")).read_text())
     assert lineage["outputs"]["entities"]["rows"] == 30 and len(lineage["outputs"]["entities"]["sha256"]) == 64
     assert lineage["sources"][0]["rows"] == 30 and lineage["params"]["data"]["time_column"] == "seen"
     assert lineage["schema_contracts"]["entities"]["version"] == 1
 
 
 def test_duplicates_and_line_numbers_hold_across_chunks(tmp_path):
-    from mining.ingest.files import iter_csv
+    from mining.data.files import iter_csv
 
     body = "".join(f"r{i},x{i}\n" for i in range(200)) + "r5,again\nbroken\n" + "r300,y\n"
     f = write_csv(tmp_path / "k.csv", "id,v\n" + body)
@@ -350,12 +344,12 @@ def test_json_log_that_gains_a_field_lands_in_one_table_under_two_schema_version
     assert both.groupby("_schema_version").size().to_dict() == {1: 20, 2: 20}
     assert both.loc[both["_schema_version"] == 1, "device"].isna().all()
     assert (both.loc[both["_schema_version"] == 2, "device"] == "ios").all()
-    history = json.loads((tmp_path / "schemas" / "entities.json").read_text())["versions"]
+    history = json.loads((Catalog(params_root(tmp_path))["schemas"] / "entities.json").read_text())["versions"]
     assert [h["version"] for h in history] == [1, 2] and history[1]["diff"]["added"] == ["device"]
 
 
 def test_a_bad_line_deep_in_a_json_block_costs_only_its_own_line(tmp_path):
-    from mining.ingest.files import _json_block
+    from mining.data.files import _json_block
 
     lines = [json.dumps({"id": i, "v": i * 1.5}) for i in range(5000)]
     lines[3210] = '{"id": 3210, "v": "n/a"}'  # a type change pyarrow refuses
@@ -394,7 +388,7 @@ def test_the_quarantine_can_be_encrypted_at_rest(tmp_path, monkeypatch):
         ingest(params, CHARTER, tmp_path / "interim")
     monkeypatch.setenv("MINING_ENCRYPTION_KEY", "ab" * 32)
     res = ingest(params, CHARTER, tmp_path / "interim")
-    path = tmp_path / "interim" / "quarantine.parquet"
+    path = tmp_path / "interim" / member("quarantine")
     assert b"b@x.org" not in path.read_bytes()
     with pytest.raises(OSError):
         pq.read_table(path)  # no key, no rows
@@ -423,7 +417,7 @@ def test_the_tables_can_be_encrypted_at_rest_and_later_stages_read_them_with_the
         pq.read_table(parts[0])  # no key, no rows
     back = res.table("entities")
     assert sorted(back["rid"]) == list(range(40)) and back["x"].max() == 58.5
-    profile = pd.read_csv(tmp_path / "interim" / "profile.csv").set_index("column")
+    profile = pd.read_csv(tmp_path / "interim" / member("profile")).set_index("column")
     assert float(profile.loc["x", "max"]) == 58.5 and float(profile.loc["rid", "missing_share"]) == 0
 
 
@@ -437,3 +431,26 @@ def test_a_schema_file_named_in_params_is_the_contract(tmp_path):
     assert res.quarantine["reasons"].tolist() == ["range:age (< 18)"] and res.contracts["entities"].policy == "declared"
     with pytest.raises(IngestError, match=r"data.schema names .*nope.yaml, which does not exist"):
         ingest(_params(tmp_path, f, **{"data.schema": str(tmp_path / "nope.yaml")}), CHARTER, tmp_path / "i")
+
+
+@pytest.mark.parametrize("policy", ["add", "warn", "fail"])
+def test_a_source_without_a_column_the_contract_always_saw_filled_fails_whatever_the_policy(tmp_path, policy):
+    """Defect: under `warn`, a CSV lacking a model input was accepted and the pipeline trained on without it."""
+    from mining.ingest.pipeline import ingest
+
+    full = pd.DataFrame({"rid": range(30), "label": ["Yes", "No", "No"] * 10, "tenure": range(30),
+                         "note": [None, "vip"] * 15})
+    full.to_csv(tmp_path / "v1.csv", index=False)
+    full.drop(columns=["tenure"]).to_csv(tmp_path / "v2.csv", index=False)
+    full.drop(columns=["note"]).to_csv(tmp_path / "v3.csv", index=False)
+    assert ingest(_params(tmp_path, tmp_path / "v1.csv"), CHARTER, tmp_path / "interim").contract.version == 1
+    over = {"ingest.schema_policy": policy}
+    with pytest.raises(IngestError, match=r"v2.csv: required column\(s\) \['tenure'\] missing: the stored contract"):
+        ingest(_params(tmp_path, tmp_path / "v2.csv", **over), CHARTER, tmp_path / "interim")
+    if policy == "fail":  # an optional column (seen empty) going missing is the policy's to judge
+        with pytest.raises(IngestError, match=r"removed: \['note'\]"):
+            ingest(_params(tmp_path, tmp_path / "v3.csv", **over), CHARTER, tmp_path / "interim")
+    else:
+        res = ingest(_params(tmp_path, tmp_path / "v3.csv", **over), CHARTER, tmp_path / "interim")
+        assert res.contract.version == 2 and res.totals["rows_valid"] == 30
+        assert bool(res.contract.warnings) == (policy == "warn")

@@ -5,7 +5,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mining.stages import STAGES, VARIANTS, all_notebooks
+from mining.stages import all_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,15 +18,3 @@ def test_notebook_is_committed_clean_with_a_parameters_cell(name):
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1 and params[0].source.strip() == "overrides = {}"
     assert nb.metadata["kernelspec"]["name"] == "mining"
-
-
-def test_every_stage_is_in_dvc_yaml():
-    import yaml
-
-    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    for stage, name in STAGES.items():
-        assert dvc[stage]["cmd"] == f"mining run {stage}"
-        assert f"build/notebooks/{name}.ipynb" in dvc[stage]["deps"]
-        assert f"reports/{name}.html" in dvc[stage]["outs"]
-    for (stage, _), name in VARIANTS.items():
-        assert f"build/notebooks/{name}.ipynb" in dvc[stage]["deps"]

@@ -43,7 +43,7 @@ def test_strip_keeps_code_and_tags_drops_outputs():
 
 
 def test_a_stage_runs_with_overrides_and_renders_offline_html(project):
-    nb = notebook("from mining.project import load_params\nP = load_params(overrides)\nprint('SOURCE', P['data']['source'])",
+    nb = notebook("from mining.params import load_params\nP = load_params(overrides)\nprint('SOURCE', P['data']['source'])",
                   "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()")
     nbformat.write(nb, project / "notebooks" / f"{STAGES['scope']}.ipynb")
     run = run_stage("scope", project, {"data.source": "x.csv"})

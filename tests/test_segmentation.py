@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sklearn.datasets import make_blobs
 
+from mining.catalog import member
 from mining.deploy.api import create_app, records_from_frame
 from mining.deploy.bundle import input_schema
 from mining.enterprise.warehouse import export_table, redacted, warehouse_url
@@ -72,8 +73,8 @@ def test_the_api_serves_segments(tmp_path, blobs):
     df, _ = blobs
     seg = search_segments(df[["x0", "x1", "x2", "plan", "zip"]], DEFS, k_min=3, k_max=3, methods=["kmeans"],
                           sample=500, seed=0)
-    joblib.dump(seg.model, tmp_path / "model.joblib")
-    write_json(tmp_path / "bundle.json", {"task": "segmentation", "model_version": "s1", "model_type": "kmeans-k3",
+    joblib.dump(seg.model, tmp_path / member("serving_model"))
+    write_json(tmp_path / member("serving_info"), {"task": "segmentation", "model_version": "s1", "model_type": "kmeans-k3",
                                           "threshold": None, "id_column": "id", "inputs": input_schema(DEFS)})
     client = TestClient(create_app(tmp_path))
     recs = records_from_frame(df[["x0", "x1", "x2", "plan", "zip"]].head(3))

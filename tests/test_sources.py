@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from mining.ingest.files import IngestError
-from mining.ingest.sources import read_source
+from mining.data.files import IngestError
+from mining.data.sources import read_source
 
 ROWS = pd.DataFrame({"id": ["a", "b", "c"], "age": [30, 40, 50]})
 

@@ -89,7 +89,7 @@ def test_mining_stream_command(tmp_path, monkeypatch, capsys):
 
 
 def test_a_feed_that_gains_a_field_keeps_old_and_new_rows_in_one_table_by_schema_version(tmp_path):
-    from mining.ingest.files import IngestError
+    from mining.data.files import IngestError
 
     inbox, out, reg = tmp_path / "inbox", tmp_path / "out", tmp_path / "schemas"
     inbox.mkdir()
@@ -162,7 +162,7 @@ def test_kafka_records_redelivered_after_a_crash_reach_the_batches_once(tmp_path
 def test_kafka_settings_come_from_the_environment(monkeypatch):
     import pytest
 
-    from mining.ingest.files import IngestError
+    from mining.data.files import IngestError
     from mining.ingest.kafka import consumer_config
 
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
@@ -180,7 +180,7 @@ def test_the_kafka_client_names_an_unreachable_broker(monkeypatch, tmp_path):
     import pytest
 
     pytest.importorskip("confluent_kafka", reason="optional extra: pip install 'mining[kafka]'")
-    from mining.ingest.files import IngestError
+    from mining.data.files import IngestError
     from mining.ingest.kafka import drain
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing listens there

@@ -14,6 +14,8 @@ import pandas as pd
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from mining.catalog import ARTEFACTS, member
+from mining.charter import SEGMENTATION, task_of
 from mining.reports import read_json
 
 MAX_BATCH = 1000
@@ -32,8 +34,8 @@ def record_model(inputs: dict[str, dict]) -> type[BaseModel]:
 
 def create_app(bundle_dir: Union[str, Path]) -> FastAPI:
     bundle_dir = Path(bundle_dir)
-    info = read_json(bundle_dir / "bundle.json")
-    model = joblib.load(bundle_dir / "model.joblib")
+    info = read_json(bundle_dir / member("serving_info"))
+    model = joblib.load(bundle_dir / member("serving_model"))
     Record = record_model(info["inputs"])
     columns = list(info["inputs"])
     id_field = info.get("id_column")
@@ -56,7 +58,7 @@ def create_app(bundle_dir: Union[str, Path]) -> FastAPI:
 
     app = FastAPI(title="mining scoring API", version=info["model_version"],
                   description=f"Predictions of the {info['model_type']} model of the data-mining lab.")
-    segmenter = info.get("task") == "segmentation"
+    segmenter = task_of(info) == SEGMENTATION
 
     @app.get("/v1/health")
     def health() -> dict:
@@ -86,7 +88,7 @@ def create_app(bundle_dir: Union[str, Path]) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """uvicorn factory: `uvicorn --factory mining.deploy.api:app_from_env`."""
-    return create_app(os.environ.get("MINING_BUNDLE", "models/serving"))
+    return create_app(os.environ.get("MINING_BUNDLE", ARTEFACTS["serving"].path))
 
 
 def records_from_frame(df: pd.DataFrame) -> list[dict]:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import joblib
 
+from mining.catalog import Catalog
+from mining.charter import CLASSIFICATION, task_of
 from mining.reports import read_json, write_json
 from mining.train.candidates import for_serving
-
-BUNDLE_DIR = "models/serving"
 
 
 def input_schema(definitions: dict) -> dict[str, dict]:
@@ -28,19 +28,33 @@ def input_schema(definitions: dict) -> dict[str, dict]:
     return schema
 
 
-def write_bundle(root: Path, model_dir: Path, eval_dir: Path, definitions: dict, meta: dict) -> Path:
-    """Copy what serving needs into one folder that the API loads with nothing else."""
-    out = root / BUNDLE_DIR
+def write_bundle(root: Path, definitions: dict, meta: dict) -> Path:
+    """Copy what serving needs (the trained model, the evaluated threshold) into one folder that the
+    API loads with nothing else."""
+    cat = Catalog(root)
+    out = cat["serving"]
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    model = for_serving(joblib.load(model_dir / "model.joblib"))
-    joblib.dump(model, out / "model.joblib")
-    task = meta.get("task", "classification")
-    threshold = read_json(eval_dir / "threshold.json")["threshold"] if task == "classification" else None
-    write_json(out / "bundle.json", {
+    joblib.dump(for_serving(joblib.load(cat["model"])), cat["serving_model"])
+    task = task_of(meta)
+    threshold = read_json(cat["threshold"])["threshold"] if task == CLASSIFICATION else None
+    write_json(cat["serving_info"], {
         "task": task, "model_version": meta["model_sha256"][:12], "model_type": meta["model"],
         "threshold": threshold, "id_column": definitions["roles"]["id"],
         "inputs": input_schema(definitions),
     })
     return out
+
+
+def load_bundle(root: Path) -> tuple[object, dict]:
+    """The serving model and its bundle description, as the API loads them."""
+    cat = Catalog(root)
+    return joblib.load(cat["serving_model"]), read_json(cat["serving_info"])
+
+
+def write_contract(root: Path, openapi: dict, latency: dict) -> None:
+    """The API's OpenAPI document and the measured latency, next to the bundle."""
+    cat = Catalog(root)
+    write_json(cat["openapi"], openapi)
+    write_json(cat["latency"], latency)

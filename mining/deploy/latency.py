@@ -7,6 +7,9 @@ import time
 import numpy as np
 from fastapi.testclient import TestClient
 
+from mining.catalog import ARTEFACTS
+from mining.gates import gate
+
 
 def measure(client: TestClient, records: list[dict], n: int) -> dict:
     """Percentiles (ms) over `n` single-record calls cycling through `records` (after one warm-up)."""
@@ -20,3 +23,8 @@ def measure(client: TestClient, records: list[dict], n: int) -> dict:
     t = np.array(times)
     return {"requests": n, "p50_ms": float(np.percentile(t, 50)), "p95_ms": float(np.percentile(t, 95)),
             "p99_ms": float(np.percentile(t, 99)), "max_ms": float(t.max())}
+
+
+def latency_gates(latency: dict, sla_ms: float | None) -> list[dict]:
+    """p95 of single-row calls against the charter's latency SLA."""
+    return [gate("p95 single-row latency (ms)", latency["p95_ms"], "<=", sla_ms, ARTEFACTS["latency"].path)]

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from mining.charter import CLASSIFICATION, SEGMENTATION
 
-def kpi_table(metrics: dict[str, dict], gates: list[dict], task: str = "classification") -> pd.DataFrame:
+
+def kpi_table(metrics: dict[str, dict], gates: list[dict], task: str = CLASSIFICATION) -> pd.DataFrame:
     """One row per headline figure and per gate, with its threshold and status."""
-    keys = ("silhouette", "share_psi", "k") if task == "segmentation" else ("roc_auc", "pr_auc", "precision", "recall", "brier")
+    keys = ("silhouette", "share_psi", "k") if task == SEGMENTATION else ("roc_auc", "pr_auc", "precision", "recall", "brier")
     rows = [{"stage": "evaluate", "kpi": k, "value": metrics["evaluate"][k], "threshold": None, "status": "info"}
             for k in keys]
     rows += [{"stage": "deploy", "kpi": "p95_latency_ms", "value": metrics["deploy"]["p95_ms"], "threshold": None,

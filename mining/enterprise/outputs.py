@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from mining.charter import SEGMENTATION, task_of
 from mining.features.store import inputs
 
 
@@ -15,7 +16,7 @@ def charter_output(model, frame: pd.DataFrame, defs: dict, bundle: dict, version
     id_col = defs["roles"]["id"]
     out = pd.DataFrame({"id": frame[id_col].astype(str) if id_col else frame.index.astype(str)})
     X = frame[inputs(defs)]
-    if bundle["task"] == "segmentation":
+    if task_of(bundle) == SEGMENTATION:
         out["segment"] = model.predict(X).astype(int)
         out["segment_name"] = out["segment"].map(segment_names or {})
     else:
@@ -29,7 +30,7 @@ def headline(task: str, metrics: dict, output: pd.DataFrame, sla_ms: float) -> l
     """The four figures at the top of the executive page."""
     latency = {"label": "p95 latency", "value": f"{metrics['deploy']['p95_ms']:.1f} ms", "note": f"SLA {sla_ms} ms"}
     ev = metrics["evaluate"]
-    if task == "segmentation":
+    if task == SEGMENTATION:
         biggest = output["segment"].value_counts(normalize=True)
         return [{"label": "segments", "value": str(ev["k"]), "note": metrics["train"]["chosen"]},
                 {"label": "silhouette (holdout)", "value": f"{ev['silhouette']:.3f}", "note": f"share PSI {ev['share_psi']:.4f}"},

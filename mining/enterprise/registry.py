@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from mining.catalog import Catalog
+from mining.charter import task_of
 from mining.lineage import content_hash
 
 SCHEMA = """
@@ -21,6 +23,12 @@ CREATE TABLE IF NOT EXISTS model_versions (
     model_type TEXT, git_commit TEXT, git_dirty INTEGER, data_sha256 TEXT, features_sha256 TEXT,
     metrics TEXT, params TEXT, lineage TEXT, PRIMARY KEY (name, version))
 """
+
+
+def registry_stage(approval: dict) -> str:
+    """Where a new version enters the registry: `staging` when governance's automatic checks passed
+    (the review board promotes it from there), `blocked` otherwise."""
+    return "staging" if approval["automatic_checks_passed"] else "blocked"
 
 
 def register(db: Path, name: str, version: str, stage: str, lineage: dict) -> dict:
@@ -50,12 +58,14 @@ def versions(db: Path, name: str | None = None) -> pd.DataFrame:
                                  con, params=(name,) if name else None)
 
 
-def lineage_record(meta: dict, params: dict, interim: Path, metrics: dict) -> dict:
+def lineage_record(meta: dict, params: dict, root: Path, metrics: dict) -> dict:
     """What traces a model version back: code, params, sources with hashes and counts, data and
     feature hashes, and its evaluation metrics."""
-    sources = json.loads((interim / "lineage.json").read_text())
+    cat = Catalog(root)
+    sources = json.loads(cat["ingest_lineage"].read_text())
+    interim = cat["interim"]
     return {
-        "model": {"type": meta["model"], "task": meta.get("task", "classification"),
+        "model": {"type": meta["model"], "task": task_of(meta),
                   "version": meta["model_sha256"][:12], "sha256": meta["model_sha256"]},
         "code": meta["code"], "params": params,
         "data": {"sources": sources["sources"], "counts": sources["counts"], "sha256": content_hash(interim)},

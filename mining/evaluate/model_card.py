@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mining.reports import render, write_json
-
-EVAL_DIR = "models/evaluation"
-CARD_HTML = Path("reports/model_card.html")
+from mining.catalog import Catalog
+from mining.reports import html_table, render, write_json
 
 
 def limitations(charter: dict, metrics: dict, fairness: dict, defs: dict) -> list[str]:
@@ -75,8 +73,8 @@ def build_segment_card(charter: dict, meta: dict, defs: dict, metrics: dict, pro
 
 def write_card(root: Path, card: dict, figures: dict[str, str], tables: dict[str, pd.DataFrame],
                template: str = "model_card.html.j2") -> Path:
-    """`models/evaluation/model_card.json` and the self-contained `reports/model_card.html`."""
-    write_json(root / EVAL_DIR / "model_card.json", card)
-    html_tables = {k: v.to_html(index=False, float_format=lambda x: f"{x:.3f}", classes="t", border=0)
-                   for k, v in tables.items()}
-    return render(template, root / CARD_HTML, card=card, figures=figures, tables=html_tables)
+    """The card as JSON (catalog `model_card_json`) and as a self-contained page (`model_card`)."""
+    cat = Catalog(root)
+    write_json(cat["model_card_json"], card)
+    return render(template, cat["model_card"], card=card, figures=figures,
+                  tables={k: html_table(v) for k, v in tables.items()})

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import silhouette_score
 
-from mining.monitor.drift import segment_drift
+from mining.stats import segment_drift
 
 
 def holdout_silhouette(model, X: pd.DataFrame, sample: int, seed: int) -> float:

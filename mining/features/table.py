@@ -9,7 +9,7 @@ from pandas.api import types as ptypes
 
 from mining.features.history import describe, history_features
 from mining.features.split import assign_split
-from mining.project import Params
+from mining.params import Params
 
 TARGET, SPLIT = "target", "split"
 

@@ -6,8 +6,11 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 
-from mining.evaluate.fairness import group_metrics
+from mining.stats import group_metrics
+from mining.catalog import report
 from mining.gates import gate
+
+REPORT = report("govern")
 
 
 def audit(pred: pd.DataFrame, sensitive: list[str], kpis: dict) -> tuple[pd.DataFrame, list[dict]]:
@@ -40,10 +43,10 @@ def audit(pred: pd.DataFrame, sensitive: list[str], kpis: dict) -> tuple[pd.Data
         if judged.any() and t.loc[big, "group"].nunique() > 1:
             gates.append(gate(f"equalized-odds difference by {col}",
                               equalized_odds_difference(y[judged], p[judged], sensitive_features=groups[judged]),
-                              "<=", limit, "reports/08_govern.html"))
+                              "<=", limit, REPORT))
             gates.append(gate(f"demographic-parity difference by {col}",
                               demographic_parity_difference(y[judged], p[judged], sensitive_features=groups[judged]),
-                              "<=", kpis.get("max_demographic_parity_difference"), "reports/08_govern.html"))
+                              "<=", kpis.get("max_demographic_parity_difference"), REPORT))
     return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), gates
 
 
@@ -70,5 +73,5 @@ def audit_segments(pred: pd.DataFrame, sensitive: list[str], kpis: dict) -> tupl
                                         "pass", "fail"))
         tables.append(t)
         gates.append(gate(f"largest segment-share gap by {col}", float(gap.max()), "<=", limit,
-                          "reports/08_govern.html"))
+                          REPORT))
     return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), gates

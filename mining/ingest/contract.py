@@ -1,8 +1,11 @@
 """Schema contracts that outlive a run: the first accepted run's schema is stored, later runs are
 checked against it, and changes (added, removed, retyped columns) follow `ingest.schema_policy`.
 
-`add` accepts additions and removals as a new schema version, `warn` does the same and says so in
-the report and metrics, `fail` stops the stage naming every change. A retyped column is never
+`add` accepts additions and removals of optional columns as a new schema version, `warn` does the
+same and says so in the report and metrics, `fail` stops the stage naming every change. A column
+the contract marks required (an inferred contract requires every column its first rows always
+filled: the model's inputs) can never go missing, whatever the policy: the stage stops naming the
+source and the column. A retyped column is never
 silently accepted: under add/warn its values are checked against the stored type (rows that do not
 fit go to quarantine), under fail the stage stops. A field that appears part-way through a source
 (a JSON log that gained it) opens a new version for the rows from there on; every row is written
@@ -18,9 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mining.ingest.files import IngestError
+from mining.data.files import IngestError
 
-REGISTRY_DIR = "data/schemas"  # a persistent output of the ingest stage
 POLICIES = ("add", "warn", "fail")
 VERSION_COLUMN = "_schema_version"
 
@@ -80,6 +82,11 @@ def resolve(registry: Path, table: str, inferred: dict[str, dict], policy: str, 
         diff = schema_diff(stored, inferred)
         return Resolved(inferred, version + 1, diff, pending=[(inferred, diff)], **base)
     diff = schema_diff(stored, inferred)
+    lost = [c for c in diff["removed"] if stored[c].get("required")]
+    if lost:
+        raise IngestError(f"{source}: required column(s) {lost} missing: the stored contract of {table} "
+                          f"(version {version}, {path}) has always had them filled; ingest.schema_policy governs "
+                          f"added and optional columns only (to drop one on purpose, set its `required: false` there)")
     if not any(diff.values()):
         return Resolved(stored, version, diff, **base)
     change = "; ".join(f"{k}: {v}" for k, v in diff.items() if v)

@@ -21,7 +21,7 @@ import pyarrow.parquet.encryption as pe
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from mining.ingest.files import IngestError
+from mining.data.files import IngestError
 
 MASTER_KEY_ID = "mining-master"
 

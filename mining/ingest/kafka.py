@@ -21,7 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Protocol
 
-from mining.ingest.files import IngestError
+from mining.data.files import IngestError
 
 _NAME = re.compile(r"^kafka-(?P<topic>.+)-(?P<part>\d{4})-(?P<first>\d{20})-(?P<last>\d{20})\.jsonl$")
 

@@ -16,22 +16,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from mining.catalog import Catalog, member
 from mining.data import demo
 from mining.ingest import encryption, store
 from mining.ingest import schema as sch
-from mining.ingest.contract import REGISTRY_DIR, VERSION_COLUMN, Resolved, accept, extend, resolve
+from mining.ingest.contract import VERSION_COLUMN, Resolved, accept, extend, resolve
 from mining.ingest.encryption import Keys
-from mining.ingest.files import REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas
+from mining.data.files import REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas
 from mining.ingest.outliers import fences_of
 from mining.ingest.privacy import pseudonymise, pseudonymiser
 from mining.ingest.profile import profile_files
-from mining.ingest.remote import redact
-from mining.ingest.sources import BUILTIN_DEMO, open_source, read_demo
+from mining.data.remote import redact
+from mining.data.sources import BUILTIN_DEMO, open_source, read_demo
 from mining.lineage import content_hash, git_commit
-from mining.project import Params
-
-OUT_DIR = "data/interim"
-
+from mining.params import Params
 
 @dataclass
 class IngestResult:
@@ -58,7 +56,7 @@ class IngestResult:
 
     @property
     def quarantine(self) -> pd.DataFrame:
-        return encryption.read_parquet(self.out / "quarantine.parquet", self.quarantine_keys)
+        return encryption.read_parquet(self.out / member("quarantine"), self.quarantine_keys)
 
     def table(self, name: str) -> pd.DataFrame:
         return store.read_table(self.out / name, self.schema[name], keys=self.table_keys)
@@ -95,8 +93,9 @@ def entity_schema(params: Params, charter: dict, df: pd.DataFrame) -> dict[str, 
         declared = declared.get("entities", declared)
     elif data["source"] == BUILTIN_DEMO:
         declared = demo.SCHEMA["customers"]
-    else:
-        declared = sch.infer_schema(df, unique=[data["id_column"]] if data.get("id_column") else [])
+    else:  # a column the first rows always fill is required: a later source without it fails ingest
+        filled = [c for c in df.columns if c not in sch.ORIGIN and df[c].notna().all()]
+        declared = sch.infer_schema(df, required=filled, unique=[data["id_column"]] if data.get("id_column") else [])
         if data.get("target") in declared:  # keep labels as written ("Yes"), whatever they look like
             declared[data["target"]]["type"] = "category"
     declared = {k: dict(v) for k, v in declared.items()}
@@ -121,12 +120,24 @@ def events_schema(params: Params) -> dict[str, dict]:
     return base
 
 
+def validate_frames(params: Params, charter: dict, tables: dict[str, pd.DataFrame],
+                    source: str) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Tables already in memory (a later window to score) checked against the same schemas as this
+    stage's run: the valid rows of each, and what failed (counts in and quarantined, per check)."""
+    schemas = {"entities": entity_schema(params, charter, tables["entities"]), "events": events_schema(params)}
+    checked = {name: sch.validate(df, schemas[name], name, source) for name, df in tables.items()}
+    quality = {"rows_in": sum(len(df) for df in tables.values()),
+               "rows_quarantined": sum(len(c.quarantine) for c in checked.values()),
+               "checks": {k: v for c in checked.values() for k, v in c.check_counts.items()}}
+    return {name: c.valid.drop(columns=sch.ORIGIN) for name, c in checked.items()}, quality
+
+
 def ingest(params: Params, charter: dict, out: Path | None = None) -> IngestResult:
     """Read, validate, reconcile and write the source chunk by chunk into `out` (data/interim).
 
     Everything is written to a staging folder first and published by one rename once every check
     and gate has passed: a failed run (IngestError) leaves the previous output as it was."""
-    out = out or params.path(OUT_DIR)
+    out = out or Catalog(params.root)["interim"]
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -140,7 +151,7 @@ def ingest(params: Params, charter: dict, out: Path | None = None) -> IngestResu
         shutil.rmtree(out)
     staging.rename(out)
     result.out = out
-    params.path(REGISTRY_DIR).mkdir(parents=True, exist_ok=True)  # the stage's persistent output, even when empty
+    Catalog(params.root)["schemas"].mkdir(parents=True, exist_ok=True)  # the stage's persistent output, even when empty
     for contract in result.contracts.values():
         accept(contract)
     return result
@@ -179,23 +190,23 @@ def _ingest_into(staging: Path, params: Params, charter: dict) -> IngestResult:
     pseudonym = pseudonymiser(privacy["key_env"]) if personal else None
     granularity = cfg.get("partition_by", "month")
     q_keys, t_keys = encryption.keys_from(cfg, "quarantine"), encryption.keys_from(cfg, "tables")
-    quarantine = store.QuarantineWriter(staging / "quarantine.parquet", q_keys)
-    registry = params.path(REGISTRY_DIR)
+    quarantine = store.QuarantineWriter(staging / member("quarantine"), q_keys)
+    registry = Catalog(params.root)["schemas"]
     runs: dict[str, _TableRun] = {}
     try:
         chunks, source = sources["entities"]
-        writer = store.TableWriter(staging / "entities", data.get("time_column"), granularity, t_keys)
+        writer = store.TableWriter(staging / member("entities"), data.get("time_column"), granularity, t_keys)
         runs["entities"] = _stream_table(
             "entities", chunks, lambda first: _entity_contract(params, charter, first, registry, source),
             writer, quarantine, personal, pseudonym)
         if cfg["outliers"]["action"] == "quarantine":
             roles = {data.get(k) for k in ("id_column", "target", "time_column", "split_column")}
-            _quarantine_outliers(staging / "entities", runs["entities"], cfg["outliers"], roles, quarantine, t_keys)
+            _quarantine_outliers(staging / member("entities"), runs["entities"], cfg["outliers"], roles, quarantine, t_keys)
         if "events" in sources:
             chunks, source = sources["events"]
             ev = data["events"]
-            entity_ids = _key_index(staging / "entities", data["id_column"], t_keys) if data.get("id_column") else None
-            writer = store.TableWriter(staging / "events", ev["time_column"], granularity, t_keys)
+            entity_ids = _key_index(staging / member("entities"), data["id_column"], t_keys) if data.get("id_column") else None
+            writer = store.TableWriter(staging / member("events"), ev["time_column"], granularity, t_keys)
             runs["events"] = _stream_table(
                 "events", chunks, lambda first: _events_contract(params, first, registry, source),
                 writer, quarantine, personal, pseudonym, orphans=(entity_ids, ev["id_column"]))
@@ -218,7 +229,7 @@ def _ingest_into(staging: Path, params: Params, charter: dict) -> IngestResult:
         raise IngestError(
             f"{share:.1%} of rows quarantined, above ingest.max_quarantine_share={limit:.1%} "
             f"(params/ingest.yaml); top reasons: {dict(sorted(check_counts.items(), key=lambda kv: -kv[1])[:5])}; "
-            f"see {OUT_DIR}/quarantine.parquet")
+            f"see {Catalog(params.root).relative(Catalog(params.root)['quarantine'])}")
     return result
 
 
@@ -338,36 +349,62 @@ def _quarantine_outliers(folder: Path, run: _TableRun, cfg: dict, roles: set,
 
 
 def _write_reports(out: Path, result: IngestResult, params: Params) -> None:
-    """schema.json, profile.csv and lineage.json next to the data."""
-    (out / "schema.json").write_text(json.dumps(result.schema, indent=2, default=str))
+    """The schema, profile and lineage next to the data."""
+    (out / member("ingest_schema")).write_text(json.dumps(result.schema, indent=2, default=str))
     with ThreadPoolExecutor(max_workers=1) as pool:  # output hashes read the files while the profile computes
         hashes = {name: pool.submit(content_hash, out / name) for name in result.schema}
         cfg = params["ingest"]["outliers"]
         profiles = [profile_files(store.files(out / name), cfg["method"], float(cfg["k"]), result.table_keys)
                     .assign(table=name) for name in result.schema]
-    pd.concat(profiles).to_csv(out / "profile.csv", index=False)
+    pd.concat(profiles).to_csv(out / member("profile"), index=False)
     contracts = {n: {"version": c.version, "diff": c.diff, "warnings": c.warnings, "declared": c.policy == "declared"}
                  for n, c in result.contracts.items()}
-    outputs = {name: {"path": f"{OUT_DIR}/{name}", "rows": result.counts[name]["rows_valid"],
+    cat = Catalog(params.root)
+    outputs = {name: {"path": cat.relative(cat[name]), "rows": result.counts[name]["rows_valid"],
                       "files": len(store.files(out / name)), "sha256": hashes[name].result()}
                for name in result.schema}
-    (out / "lineage.json").write_text(json.dumps({
+    (out / member("ingest_lineage")).write_text(json.dumps({
         "sources": result.lineage, "outputs": outputs, "counts": result.counts, "schema_contracts": contracts,
         "pseudonymised": result.pseudonymised, "code": git_commit(params.root),
         "params": {"data": params["data"], "ingest": params["ingest"]}}, indent=2, default=str))
 
 
+def read_lineage(params: Params) -> dict:
+    """Sources (URI, hash, rows), outputs, schema versions, code version and params of the last run."""
+    return json.loads(Catalog(params.root)["ingest_lineage"].read_text())
+
+
+def read_profile(params: Params) -> pd.DataFrame:
+    return pd.read_csv(Catalog(params.root)["profile"])
+
+
+def security_note(params: Params, result: IngestResult) -> str:
+    """What this run did to protect personal data, for the report."""
+    cfg = params["ingest"]
+    hashed = {t: cols for t, cols in result.pseudonymised.items() if cols}
+    parts = [("Pseudonymised with a keyed hash (key from `$" + cfg["pseudonymise"]["key_env"] + "`): "
+              + "; ".join(f"{t}: {', '.join(cols)}" for t, cols in hashed.items())) if hashed
+             else "No column pseudonymised (`ingest.pseudonymise.columns` is empty or the charter allows them)."]
+    encrypted = [what for what, on in (("the quarantine", cfg["encryption"]["quarantine"]),
+                                        ("the validated tables", cfg["encryption"]["tables"])) if on]
+    parts.append(("Encrypted at rest (Parquet modular encryption, keys wrapped by `$" + cfg["encryption"]["key_env"]
+                  + "`): " + " and ".join(encrypted) + ".") if encrypted
+                 else "Not encrypted at rest (`ingest.encryption`); the quarantine keeps raw records.")
+    parts.append("Credentials come from the environment only; source URLs are shown with passwords hidden.")
+    return " ".join(parts)
+
+
 def read_entities(params: Params) -> pd.DataFrame:
     """The validated entity table written by this stage."""
-    out = params.path(OUT_DIR)
-    return store.read_table(out / "entities", store.schema_of(out, "entities"),
+    cat = Catalog(params.root)
+    return store.read_table(cat["entities"], store.schema_of(cat["ingest_schema"], "entities"),
                             keys=encryption.keys_from(params["ingest"], "tables"))
 
 
 def read_events(params: Params) -> pd.DataFrame | None:
     """The validated event history written by this stage (None when the source has none)."""
-    out = params.path(OUT_DIR)
-    if not (out / "events").exists():
+    cat = Catalog(params.root)
+    if not cat["events"].exists():
         return None
-    return store.read_table(out / "events", store.schema_of(out, "events"),
+    return store.read_table(cat["events"], store.schema_of(cat["ingest_schema"], "events"),
                             keys=encryption.keys_from(params["ingest"], "tables"))

@@ -14,7 +14,7 @@ import os
 import pandas as pd
 import polars as pl
 
-from mining.ingest.files import IngestError
+from mining.data.files import IngestError
 
 
 def pseudonymiser(key_env: str):

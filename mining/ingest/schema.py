@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
-from mining.ingest.files import IngestError, arrow_from_pandas
+from mining.data.files import IngestError, arrow_from_pandas
 
 TYPES = ("int", "float", "bool", "string", "category", "datetime")
 ORIGIN = ["_source", "_row"]

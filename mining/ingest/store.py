@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from mining.ingest.contract import VERSION_COLUMN
 from mining.ingest.encryption import Keys
-from mining.ingest.files import REJECTED_COLUMNS
+from mining.data.files import REJECTED_COLUMNS
 from mining.ingest.schema import with_pandas_types
 
 ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "string": pa.string(),
@@ -183,5 +183,6 @@ def read_table(folder: Path, schema: dict[str, dict] | None = None, keep: tuple[
     return with_pandas_types(df, schema or {})
 
 
-def schema_of(out: Path, table: str) -> dict[str, dict]:
-    return json.loads((out / "schema.json").read_text()).get(table, {})
+def schema_of(schema_file: Path, table: str) -> dict[str, dict]:
+    """One table's schema from the ingest stage's schema file."""
+    return json.loads(schema_file.read_text()).get(table, {})

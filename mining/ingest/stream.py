@@ -25,9 +25,10 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
+from mining.catalog import member
 from mining.ingest import schema as sch
 from mining.ingest.contract import VERSION_COLUMN, Resolved, accept, extend, resolve
-from mining.ingest.files import REJECTED_COLUMNS, concat, iter_jsonl
+from mining.data.files import REJECTED_COLUMNS, concat, iter_jsonl
 from mining.lineage import content_hash
 
 STAGING = "_staging"
@@ -89,7 +90,7 @@ def run_batch(inbox: Path, out: Path, schema: dict[str, dict], *, max_files: int
     valid = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
     quarantine = pd.concat(quarantined, ignore_index=True)
     valid.write_parquet(stage / "rows.parquet")
-    quarantine.to_parquet(stage / "quarantine.parquet", index=False)
+    quarantine.to_parquet(stage / member("quarantine"), index=False)
     result = BatchResult(number, [m["name"] for m in manifest], sum(m["rows"] for m in manifest), len(valid),
                          len(quarantine))
     (stage / "_manifest.json").write_text(json.dumps({

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pandas as pd
 
 
+def auc_drop(reference_auc: float | None, current_auc: float | None) -> float | None:
+    """How far realised ROC AUC fell from the holdout's (None while outcomes are not in)."""
+    if reference_auc is None or current_auc is None:
+        return None
+    return float(reference_auc - current_auc)
+
+
 def retrain_decision(drift: pd.DataFrame, scores: dict, auc_drop: float | None, mon: dict) -> dict:
+    """Retrain when too many inputs drifted, the predictions moved, or realised performance fell."""
     drifted_share = float(drift["drifted"].mean()) if len(drift) else 0.0
     reasons = []
     if drifted_share > mon["max_drifted_share"]:

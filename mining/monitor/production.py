@@ -1,30 +1,27 @@
 """A later "production" window to score: drawn from the demo generator with drift injected, or,
-for other data, the holdout with its most important numeric inputs shifted (a simulation, labelled so)."""
+for other data, the holdout with its most important numeric inputs shifted (a simulation, labelled so).
+
+The window goes through the same public steps as training data (ingest's validation, the
+features stage's table builder) with the run's own params, overrides included."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from mining.data.sources import BUILTIN_DEMO, read_demo
 from mining.features.table import build_table
-from mining.ingest import schema as sch
-from mining.ingest.pipeline import demo_spec, entity_schema, events_schema
-from mining.ingest.sources import BUILTIN_DEMO, read_demo
-from mining.project import Params, load_params
+from mining.ingest.pipeline import demo_spec, validate_frames
+from mining.params import Params
 
 
 def demo_window(params: Params, charter: dict) -> tuple[pd.DataFrame, dict]:
     """The demo population `months_later` after the training cut-off, with the drift of params."""
     mon = params["monitor"]["production"]
-    cutoff = (pd.Timestamp(params["data"]["events"]["cutoff"]) + pd.DateOffset(months=int(mon["months_later"])))
-    later = load_params({"data.events.cutoff": cutoff.strftime("%Y-%m-%d")}, params.root)
-    spec = demo_spec(later, seed=int(params["project"]["seed"]) + 1, drift=dict(mon["drift"]))
-    raw, _ = read_demo(spec)
-    ent = sch.validate(raw["entities"], entity_schema(later, charter, raw["entities"]), "entities", BUILTIN_DEMO)
-    ev = sch.validate(raw["events"], events_schema(later), "events", BUILTIN_DEMO)
-    table = build_table(later, charter, ent.valid.drop(columns=sch.ORIGIN), ev.valid.drop(columns=sch.ORIGIN))
-    quality = {"rows_in": len(raw["entities"]) + len(raw["events"]),
-               "rows_quarantined": len(ent.quarantine) + len(ev.quarantine),
-               "checks": {**ent.check_counts, **ev.check_counts}}
+    cutoff = pd.Timestamp(params["data"]["events"]["cutoff"]) + pd.DateOffset(months=int(mon["months_later"]))
+    later = params.with_overrides({"data.events.cutoff": cutoff.strftime("%Y-%m-%d")})
+    raw, _ = read_demo(demo_spec(later, seed=int(params["project"]["seed"]) + 1, drift=dict(mon["drift"])))
+    valid, quality = validate_frames(later, charter, raw, BUILTIN_DEMO)
+    table = build_table(later, charter, valid["entities"], valid["events"])
     return table.frame, {"kind": "demo generator, later window with injected drift", "cutoff": str(cutoff.date()),
                          "drift": dict(mon["drift"]), "quality": quality}
 

@@ -1,7 +1,7 @@
 """Model search: every candidate's defaults, then Optuna TPE on the best families within a wall-clock
 budget, pruning weak trials fold by fold; optionally a blend of the best; the winner refit.
 
-Studies live in SQLite (`models/search/optuna.db`), named by a hash of everything that defines
+Studies live in SQLite (the catalog's `optuna_db`), named by a hash of everything that defines
 the search (data, spaces, validation, seed). Rerunning the same search resumes its studies: the
 trials already done count against the budget and are not repeated, so a killed search picks up
 where it stopped and an unchanged one costs nothing.
@@ -24,9 +24,10 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from mining.catalog import member
 from mining.train.blend import Blend, greedy_weights
 from mining.train.candidates import INTERPRETABILITY, build_candidate
-from mining.train.space import suggest, validate_space
+from mining.train.space import suggest
 
 METRICS = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
@@ -35,23 +36,24 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 @dataclass
 class SearchConfig:
+    """What the search does; built from params/train.yaml (`from_params`), which holds every default."""
     candidates: dict[str, dict]
-    metric: str = "roc_auc"
-    budget_s: float = 120.0
-    n_trials: int | None = None
-    tune_top_k: int = 2
-    seed: int = 0
-    n_jobs: int = 1
-    class_weight: str | None = None
-    downsample_majority: float | None = None
-    early_stopping_rounds: int = 50
-    device: str = "cpu"
-    ensemble: dict = field(default_factory=lambda: {"enabled": True, "max_members": 3, "min_gain": 0.001})
-    storage_dir: Path | None = None  # None: in memory, nothing resumes
+    metric: str
+    budget_s: float
+    n_trials: int | None
+    tune_top_k: int
+    seed: int
+    n_jobs: int
+    class_weight: str | None
+    downsample_majority: float | None
+    early_stopping_rounds: int
+    device: str
+    ensemble: dict
+    storage_dir: Path | None  # None: in memory, nothing resumes
 
     @classmethod
     def from_params(cls, train: dict, seed: int, storage_dir: Path | None, device: str) -> "SearchConfig":
-        enabled = {k: v for k, v in train["candidates"].items() if v.get("enabled", True)}
+        enabled = {k: v for k, v in train["candidates"].items() if v["enabled"]}
         return cls(candidates=enabled, metric=train["primary_metric"], budget_s=float(train["time_budget_s"]),
                    n_trials=train.get("n_trials"), tune_top_k=int(train["tune_top_k"]), seed=seed,
                    n_jobs=int(train["n_jobs"]), class_weight=train.get("class_weight"),
@@ -85,8 +87,6 @@ def search_key(data_hash: str, scheme: str, n_rows: int, cfg: SearchConfig) -> s
 class Search:
     def __init__(self, X: pd.DataFrame, y: np.ndarray, splits, scheme: str, definitions: dict, cfg: SearchConfig,
                  key: str, on_trial: Callable | None = None):
-        for name, spec in cfg.candidates.items():
-            validate_space(name, spec.get("space"))
         self.X, self.y, self.splits, self.scheme, self.defs, self.cfg, self.key = X, y, splits, scheme, definitions, cfg, key
         self.on_trial = on_trial
         self.score = METRICS[cfg.metric]
@@ -94,7 +94,7 @@ class Search:
         self.storage = None
         if cfg.storage_dir:
             cfg.storage_dir.mkdir(parents=True, exist_ok=True)
-            self.storage = optuna.storages.RDBStorage(f"sqlite:///{cfg.storage_dir / 'optuna.db'}")
+            self.storage = optuna.storages.RDBStorage(f"sqlite:///{cfg.storage_dir / member('optuna_db')}")
             self.oof_dir = cfg.storage_dir / "oof" / key
             self.oof_dir.mkdir(parents=True, exist_ok=True)
         self._oof: dict[tuple[str, int], np.ndarray] = {}

@@ -1,4 +1,5 @@
-"""Search spaces from params: `{low, high, log, type}` ranges or `{choices: [...]}` per hyper-parameter."""
+"""Search spaces from params: `{low, high, log, type}` ranges or `{choices: [...]}` per hyper-parameter
+(checked when the params are loaded: `mining.param_models.Range`)."""
 
 from __future__ import annotations
 
@@ -17,15 +18,3 @@ def suggest(trial: optuna.Trial, space: dict[str, dict]) -> dict:
         else:
             out[name] = trial.suggest_float(name, float(spec["low"]), float(spec["high"]), log=bool(spec.get("log")))
     return out
-
-
-def validate_space(candidate: str, space: dict[str, dict]) -> None:
-    """Refuse a malformed space before any trial runs, naming the candidate and key."""
-    for name, spec in (space or {}).items():
-        where = f"params/train.yaml: candidates.{candidate}.space.{name}"
-        if not isinstance(spec, dict) or not ("choices" in spec or {"low", "high"} <= set(spec)):
-            raise ValueError(f"{where}: expected {{low, high[, log, type]}} or {{choices: [...]}}, got {spec!r}")
-        if "choices" not in spec and not float(spec["low"]) < float(spec["high"]):
-            raise ValueError(f"{where}: low {spec['low']} must be below high {spec['high']}")
-        if spec.get("log") and "choices" not in spec and float(spec["low"]) <= 0:
-            raise ValueError(f"{where}: a log scale needs low > 0")

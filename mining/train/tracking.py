@@ -1,12 +1,14 @@
 """Experiment tracking in MLflow: one parent run per search, a nested run per trial, the final fit.
 
-The store is a local SQLite file by default (`mlruns/mlflow.db`, artefacts beside it); set
-`MLFLOW_TRACKING_URI` (or `train.tracking_uri`) to log to a tracking server instead.
+The store is a local SQLite file by default (the catalog's `mlflow_db`, artefacts beside it); set
+`MLFLOW_TRACKING_URI` (or `train.tracking_uri`) to log to a tracking server instead. MLflow and
+alembic log at INFO while they create a store: kept to errors, so reports carry no log lines.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -16,9 +18,14 @@ import optuna
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from mining.catalog import Catalog
+
+for _name in ("mlflow", "alembic"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+
 
 def tracking_uri(configured: str | None, root: Path) -> str:
-    return configured or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    return configured or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Catalog(root)['mlflow_db']}"
 
 
 def _params(d: dict, prefix: str = "") -> list[Param]:
@@ -30,12 +37,12 @@ class Tracker:
     """Logs a search to MLflow; `on_trial` is the Optuna callback."""
 
     def __init__(self, uri: str, experiment: str, root: Path, tags: dict[str, str]):
-        (root / "mlruns").mkdir(exist_ok=True)
+        Catalog(root)["mlflow"].mkdir(exist_ok=True)
         mlflow.set_tracking_uri(uri)
         self.client = MlflowClient(uri)
         exp = self.client.get_experiment_by_name(experiment)
         self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(
-            experiment, artifact_location=(root / "mlruns" / "artifacts").as_uri() if uri.startswith("sqlite") else None)
+            experiment, artifact_location=Catalog(root)["mlflow_artifacts"].as_uri() if uri.startswith("sqlite") else None)
         self.tags = {k: str(v) for k, v in tags.items()}
         self.parent = None
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from mining.data import demo
-from mining.ingest.files import Chunk, FileRead, IngestError, collect, iter_file
-from mining.ingest.remote import folder_files, is_remote, is_sql, iter_folder, iter_remote, iter_sql, redact
+from mining.data.files import Chunk, FileRead, IngestError, collect, iter_file
+from mining.data.remote import folder_files, is_remote, is_sql, iter_folder, iter_remote, iter_sql, redact
 from mining.lineage import content_hash
 
 BUILTIN_DEMO = "builtin:demo"

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from mining.monitor.decision import retrain_decision
-from mining.monitor.drift import baseline, feature_drift, psi, score_drift
+from mining.stats import baseline, feature_drift, psi, score_drift
 
 DEFS = {"features": [{"name": "x", "kind": "numeric"}, {"name": "c", "kind": "categorical"}]}
 
@@ -51,11 +51,11 @@ def test_score_drift_and_retrain_rules():
 
 
 def test_prediction_drift_follows_the_model_kind():
-    from mining.monitor.drift import prediction_drift
+    from mining.stats import prediction_drift
 
-    seg = prediction_drift(True, np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]))
+    seg = prediction_drift("segmentation", np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]))
     assert seg["reference_shares"] == [0.5, 0.5] and seg["current_shares"] == [0.25, 0.75]
     assert seg["mean_shift"] == pytest.approx(0.25) and seg["psi"] > 0
     rng = np.random.default_rng(0)
     ref = rng.beta(2, 8, 2000)
-    assert prediction_drift(False, ref, ref)["psi"] == pytest.approx(0, abs=1e-9)
+    assert prediction_drift("classification", ref, ref)["psi"] == pytest.approx(0, abs=1e-9)

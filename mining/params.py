@@ -2,6 +2,8 @@
 
 `params/*.yaml` is the single source of every choice. A notebook run by hand in JupyterLab and a
 `dvc repro` run read the same files; papermill only injects `overrides` ("file.key" -> value).
+Every file is checked against its schema (`mining.param_models`) as it is loaded, overrides
+applied, so a typo'd key or a wrong type stops the run before any work, naming file and key.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
+from pydantic import ValidationError
+
+from mining.param_models import SCHEMAS
 
 PARAMS_DIR = "params"
 
@@ -85,9 +90,52 @@ class Params(Mapping[str, dict]):
     def as_dict(self) -> dict[str, dict]:
         return copy.deepcopy(self._files)
 
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Params:
+        """These params (with the run's own overrides) and more on top: a stage that needs a variant
+        (monitor's later window) derives it here instead of re-reading the files, so no override is lost."""
+        return Params(_applied(self.as_dict(), overrides), self.root)
+
+
+def _key_path(content: Any, loc: tuple, absent: bool) -> str:
+    """The dotted key of an error: the loc entries found in the content, plus a last missing or
+    unknown key; union tags in between (e.g. 'int', 'range') are skipped."""
+    keys, node = [], content
+    for i, part in enumerate(loc):
+        if isinstance(node, (dict, list)) and (part in node if isinstance(node, dict)
+                                               else isinstance(part, int) and part < len(node)):
+            keys.append(str(part))
+            node = node[part]
+        elif absent and i == len(loc) - 1 and isinstance(node, dict):
+            keys.append(str(part))
+    return ".".join(keys)
+
+
+def _describe(content: dict, error: dict) -> str:
+    """One pydantic error as `key: problem (got value)`."""
+    key = _key_path(content, error["loc"], error["type"] in ("missing", "extra_forbidden"))
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    if error["type"] == "missing":
+        return f"{key}: missing (every key is required)"
+    return f"{key}: {error['msg'].replace('Input should be', 'expected')} (got {error['input']!r})"
+
+
+def validate(name: str, content: dict, origin: str) -> dict:
+    """`content` checked against the schema of params/NAME.yaml; the same mapping back (types as written)."""
+    schema = SCHEMAS.get(name)
+    if schema is None:
+        raise ParamsError(f"{origin}: no schema for params/{name}.yaml (known: {sorted(SCHEMAS)}; "
+                          "add one in mining/param_models.py)")
+    try:
+        model = schema.model_validate(content)
+    except ValidationError as exc:
+        problems = list(dict.fromkeys(_describe(content, e) for e in exc.errors()))
+        raise ParamsError(f"{origin}: " + "; ".join(problems[:8])) from None
+    return model.model_dump(by_alias=True, exclude_unset=True)
+
 
 def load_params(overrides: Mapping[str, Any] | None = None, root: Path | None = None) -> Params:
-    """Read every `params/*.yaml` and apply `{"file.key": value}` overrides."""
+    """Read every `params/*.yaml`, apply `{"file.key": value}` overrides and check each file's schema."""
     root = root or project_root()
     files: dict[str, dict] = {}
     for f in sorted((root / PARAMS_DIR).glob("*.yaml")):
@@ -99,9 +147,20 @@ def load_params(overrides: Mapping[str, Any] | None = None, root: Path | None = 
         if not isinstance(content, dict):
             raise ParamsError(f"{f}: expected a mapping at the top level")
         files[f.stem] = content
-    for dotted, value in (overrides or {}).items():
+    for name in SCHEMAS:
+        if name not in files:
+            raise ParamsError(f"params/{name}.yaml is missing (every stage's choices live in params/)")
+    files = {name: validate(name, content, f"params/{name}.yaml") for name, content in files.items()}
+    return Params(_applied(files, overrides or {}), root)
+
+
+def _applied(files: dict[str, dict], overrides: Mapping[str, Any]) -> dict[str, dict]:
+    """`files` with `{"file.key": value}` overrides set, each changed file checked again."""
+    for dotted, value in overrides.items():
         name, _, key = dotted.partition(".")
         if name not in files:
             raise ParamsError(f"override {dotted!r}: no params/{name}.yaml")
         _set_dotted(files[name], key, value, dotted)
-    return Params(files, root)
+    for name in {dotted.partition(".")[0] for dotted in overrides}:
+        files[name] = validate(name, files[name], f"params/{name}.yaml with overrides")
+    return files

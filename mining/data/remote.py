@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from mining.ingest.files import REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas, iter_file, with_origin
+from mining.data.files import REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas, iter_file, with_origin
 
 SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle", "duckdb")
 FILE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson", ".json", ".jsonl.gz")

@@ -1,13 +1,19 @@
-"""Distribution baselines and the population stability index (PSI).
+"""Statistics that more than one stage uses: distribution baselines, PSI and KS drift, segment
+shares, and metrics by group.
 
-PSI is a ten-line formula; the libraries that ship it (evidently, nannyml) bring large dependency
-trees for it, so it is written here. KS tests come from scipy.
+Features write the drift baseline, evaluate and monitor compare distributions, evaluate and
+govern compute group metrics: the formulas live here, below every stage, so no stage imports a
+later one for them. PSI is a ten-line formula; the libraries that ship it (evidently, nannyml)
+bring large dependency trees for it, so it is written here. KS tests come from scipy, group
+metrics from fairlearn.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from fairlearn.metrics import (MetricFrame, count, demographic_parity_difference, equalized_odds_difference,
+                               false_negative_rate, false_positive_rate, selection_rate)
 from scipy import stats
 
 EPS = 1e-4
@@ -101,6 +107,23 @@ def segment_drift(reference: np.ndarray, current: np.ndarray, k: int | None = No
             "mean_shift": float(np.max(np.abs(cur - ref)))}
 
 
-def prediction_drift(segmenter: bool, reference: np.ndarray, current: np.ndarray) -> dict:
+def prediction_drift(task: str, reference: np.ndarray, current: np.ndarray) -> dict:
     """Drift of what the model outputs: segment shares for a segmenter, the score distribution otherwise."""
-    return segment_drift(reference, current) if segmenter else score_drift(reference, current)
+    return segment_drift(reference, current) if task == "segmentation" else score_drift(reference, current)
+
+
+def group_metrics(y: np.ndarray, pred: np.ndarray, groups: pd.Series) -> tuple[pd.DataFrame, dict]:
+    """(per-group table, summary) for one sensitive feature; missing group values form their own group."""
+    g = groups.astype(str).where(groups.notna(), "missing").to_numpy()
+    mf = MetricFrame(metrics={"count": count, "selection_rate": selection_rate,
+                              "false_positive_rate": false_positive_rate,
+                              "false_negative_rate": false_negative_rate},
+                     y_true=y, y_pred=pred, sensitive_features=g)
+    table = mf.by_group.reset_index().rename(columns={"sensitive_feature_0": "group"})
+    table["count"] = table["count"].astype(int)
+    table["positives"] = pd.Series(y).groupby(g).sum().reindex(table["group"]).to_numpy()
+    summary = {
+        "demographic_parity_difference": float(demographic_parity_difference(y, pred, sensitive_features=g)),
+        "equalized_odds_difference": float(equalized_odds_difference(y, pred, sensitive_features=g)),
+    }
+    return table, summary

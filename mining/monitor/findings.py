@@ -1,0 +1,25 @@
+"""What the monitor stage leaves for governance and the enterprise view: drift per input and the
+window's findings (prediction drift, realised performance, the retrain decision)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mining.catalog import Catalog
+from mining.params import Params
+from mining.reports import read_json, write_json
+
+
+def write_findings(params: Params, drift: pd.DataFrame, findings: dict) -> None:
+    cat = Catalog(params.root)
+    cat["monitoring"].mkdir(parents=True, exist_ok=True)
+    drift.to_csv(cat["feature_drift"], index=False)
+    write_json(cat["findings"], findings)
+
+
+def load_findings(params: Params) -> dict:
+    return read_json(Catalog(params.root)["findings"])
+
+
+def load_feature_drift(params: Params) -> pd.DataFrame:
+    return pd.read_csv(Catalog(params.root)["feature_drift"])

@@ -1,0 +1,302 @@
+"""The schema of every `params/*.yaml` file (pydantic, strict): what each key is and may hold.
+
+The values themselves live in `params/*.yaml` and only there (every key is required, so no default
+is repeated in code); these models only say what is allowed. A typo'd key, a missing one or a
+wrong type fails when the params are loaded, before a stage starts, naming file, key and the
+expected type (`mining.params.load_params`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+Positive = Annotated[float, Field(gt=0)]
+Count = Annotated[int, Field(ge=0)]
+
+
+def _iso(value: Any) -> Any:
+    """YAML reads an unquoted 2026-01-01 as a date: keep dates as ISO text."""
+    return value.isoformat() if isinstance(value, date) else value
+
+
+IsoDate = Annotated[str, BeforeValidator(_iso)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+# project.yaml -------------------------------------------------------------------------------------
+class Kpis(Strict):
+    min_precision: Probability | None
+    precision_tolerance: Probability
+    min_roc_auc: Probability | None
+    max_equalized_odds_difference: Probability | None
+    max_demographic_parity_difference: Probability | None
+    min_group_size: Count
+    min_group_positives: Count
+    latency_sla_ms: Positive | None
+
+
+class BuildVsBuy(Strict):
+    decision: Literal["build", "buy"]
+    reason: str
+
+
+class Lineage(Strict):
+    regulatory_use: bool
+    record: list[str]
+
+
+class DataAccess(Strict):
+    source: str
+    owner: str
+    basis: str
+    approved_by: str
+
+
+class Output(Strict):
+    consumer: str
+    format: str
+    columns: list[str]
+    segment_columns: list[str]
+
+
+class Runner(Strict):
+    cell_timeout_s: Annotated[int, Field(gt=0)]
+
+
+class Project(Strict):
+    name: str
+    problem: str
+    decision_owner: str
+    seed: int
+    task: Literal["auto", "classification", "segmentation"]
+    min_label_share: Probability
+    kpis: Kpis
+    value_case: str
+    build_vs_buy: BuildVsBuy
+    personal_data_allowed: list[str]
+    lineage: Lineage
+    data_access: list[DataAccess]
+    output: Output
+    runner: Runner
+
+
+# data.yaml ----------------------------------------------------------------------------------------
+class Events(Strict):
+    source: str | None
+    id_column: str
+    time_column: str
+    amount_column: str | None
+    category_column: str | None
+    cutoff: IsoDate
+    horizon_days: Annotated[int, Field(gt=0)]
+
+
+class Demo(Strict):
+    n_customers: Annotated[int, Field(gt=0)]
+    events_per_month: Positive
+    history_months: Annotated[int, Field(gt=0)]
+    churn_rate: Annotated[float, Field(gt=0, lt=1)]
+
+
+class Data(Strict):
+    source: str
+    query: str | None
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)]
+    encoding: str
+    target: str | None
+    positive_class: int | float | str | bool
+    id_column: str | None
+    time_column: str | None
+    split_column: str | None
+    sensitive_features: list[str]
+    holdout_fraction: Annotated[float, Field(gt=0, lt=1)]
+    schema_: dict[str, dict[str, Any]] | str | None = Field(alias="schema")
+    events: Events
+    demo: Demo
+
+    model_config = ConfigDict(strict=True, extra="forbid", populate_by_name=True)
+
+
+# ingest.yaml --------------------------------------------------------------------------------------
+class Outliers(Strict):
+    method: Literal["iqr", "mad"]
+    k: Positive
+    action: Literal["flag", "quarantine"]
+    columns: list[str] | None
+
+
+class Kafka(Strict):
+    topic: str | None
+    group: str
+    max_records: Annotated[int, Field(gt=0)]
+
+
+class Stream(Strict):
+    inbox: str
+    out: str
+    max_files: Annotated[int, Field(gt=0)] | None
+    kafka: Kafka
+
+
+class Pseudonymise(Strict):
+    columns: list[str]
+    key_env: str
+
+
+class Encryption(Strict):
+    quarantine: bool
+    tables: bool
+    key_env: str
+
+
+class Ingest(Strict):
+    max_quarantine_share: Probability
+    outliers: Outliers
+    partition_by: Literal["day", "month", "year"]
+    schema_policy: Literal["add", "warn", "fail"]
+    stream: Stream
+    pseudonymise: Pseudonymise
+    encryption: Encryption
+
+
+# features.yaml ------------------------------------------------------------------------------------
+class Features(Strict):
+    windows_days: list[Annotated[int, Field(gt=0)]]
+    onehot_max_levels: Annotated[int, Field(gt=0)]
+    use_sensitive: bool
+    exclude: list[str]
+    domain_imputation: dict[str, list[str]]
+    drift_bins: Annotated[int, Field(ge=2)]
+
+
+# train.yaml ---------------------------------------------------------------------------------------
+class Range(Strict):
+    low: int | float  # ints stay ints: an int range is searched over integers
+    high: int | float
+    log: bool = False  # a linear scale unless said
+    type: Literal["int", "float"] | None = None  # None: int when both bounds are ints
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if not self.low < self.high:
+            raise ValueError(f"low {self.low} must be below high {self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError("a log scale needs low > 0")
+        return self
+
+
+class Choices(Strict):
+    choices: list[Any] = Field(min_length=1)
+
+
+def _space_kind(spec: Any) -> str:
+    return "choices" if isinstance(spec, dict) and "choices" in spec else "range"
+
+
+SpaceSpec = Annotated[Annotated[Range, Tag("range")] | Annotated[Choices, Tag("choices")], Discriminator(_space_kind)]
+
+
+class Candidate(Strict):
+    enabled: bool
+    defaults: dict[str, Any]
+    space: dict[str, SpaceSpec]
+
+
+CandidateName = Literal["logreg", "lightgbm", "xgboost", "histgb", "mlp", "torch_mlp"]
+
+
+class Ensemble(Strict):
+    enabled: bool
+    max_members: Annotated[int, Field(ge=2)]
+    min_gain: float
+
+
+class Segmentation(Strict):
+    k_min: Annotated[int, Field(ge=2)]
+    k_max: Annotated[int, Field(ge=2)]
+    methods: list[Literal["kmeans", "gmm"]] = Field(min_length=1)
+    sample: Annotated[int, Field(gt=1)]
+
+
+class Train(Strict):
+    primary_metric: Literal["roc_auc", "pr_auc"]
+    time_budget_s: Positive
+    n_trials: Annotated[int, Field(gt=0)] | None
+    tune_top_k: Count
+    cv_folds: Annotated[int, Field(ge=2)]
+    time_gap_rows: Count
+    n_jobs: Annotated[int, Field(ge=1)]
+    early_stopping_rounds: Annotated[int, Field(gt=0)]
+    class_weight: Literal["balanced"] | None
+    downsample_majority: Positive | None
+    device: Literal["auto", "cpu", "cuda"]
+    tracking_uri: str | None
+    ensemble: Ensemble
+    candidates: dict[CandidateName, Candidate]
+    segmentation: Segmentation
+
+
+# evaluate.yaml, deploy.yaml, monitor.yaml, govern.yaml, enterprise.yaml ---------------------------
+class Evaluate(Strict):
+    calibration_bins: Annotated[int, Field(ge=2)]
+    shap_sample: Annotated[int, Field(gt=0)]
+    max_segment_share_psi: Positive | None
+
+
+class Deploy(Strict):
+    latency_requests: Annotated[int, Field(gt=0)]
+    host: str
+    port: Annotated[int, Field(gt=0, lt=65536)]
+
+
+class DemoDrift(Strict):
+    income_scale: Positive
+    amount_scale: Positive
+    mobile_shift: float
+    complaint_rate_scale: Positive
+    churn_logit_shift: float
+
+
+class Production(Strict):
+    months_later: Annotated[int, Field(gt=0)]
+    drift: DemoDrift
+    shift_std: float
+
+
+class Monitor(Strict):
+    psi_threshold: Positive
+    max_drifted_share: Probability
+    max_prediction_psi: Positive
+    max_auc_drop: Probability
+    production: Production
+
+
+class PersonalField(Strict):
+    category: str
+    purpose: str
+    model_input: bool
+
+
+class Govern(Strict):
+    personal_data: dict[str, PersonalField]
+    retention: str
+    reviewers: list[str] = Field(min_length=1)
+
+
+class Enterprise(Strict):
+    warehouse_url: str
+    scores_table: str
+    segments_table: str
+
+
+SCHEMAS: dict[str, type[Strict]] = {
+    "project": Project, "data": Data, "ingest": Ingest, "features": Features, "train": Train,
+    "evaluate": Evaluate, "deploy": Deploy, "monitor": Monitor, "govern": Govern, "enterprise": Enterprise,
+}
