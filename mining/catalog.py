@@ -75,6 +75,7 @@ def _entries() -> dict[str, Artefact]:
         "serving": A("models/serving", "deploy", "the serving bundle the API loads", out=True),
         "serving_model": A("models/serving/model.joblib", "deploy", "the pipeline tuned for serving"),
         "serving_info": A("models/serving/bundle.json", "deploy", "task, version, threshold, input schema"),
+        "serving_approval": A("models/serving/approval.json", "deploy", "the governance approval it is served under"),
         "openapi": A("models/serving/openapi.json", "deploy", "the API contract"),
         "latency": A("models/serving/latency.json", "deploy", "single-row latency percentiles"),
         # 07 monitor
@@ -97,6 +98,7 @@ def _entries() -> dict[str, Artefact]:
 
 ARTEFACTS: dict[str, Artefact] = _entries()
 STRIPPED_DIR = "build/notebooks"  # output-free notebook copies: what each stage depends on
+LOCKS_DIR = "build/locks"  # one lock per stage run (mining.locks)
 METRICS_DIR = "metrics"
 REPORTS_DIR = "reports"
 
@@ -162,6 +164,9 @@ class Catalog:
 
     def stripped(self, notebook: str) -> Path:
         return self.root / stripped(notebook)
+
+    def lock(self, stage: str) -> Path:
+        return self.root / LOCKS_DIR / f"{stage}.lock"
 
     def lineage_record(self, version: str) -> Path:
         return self["registry_lineage"] / f"{version}.json"

@@ -9,8 +9,10 @@ import argparse
 import sys
 
 from mining.catalog import Catalog
+from mining.locks import Busy
 from mining.params import ParamsError, load_params, parse_override, project_root
 from mining.runner import StageFailed, run_stage, write_stripped
+from mining.secrets import redact_text
 from mining.stages import STAGES
 
 
@@ -38,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides = dict(parse_override(o) for o in args.overrides)
         params = load_params(overrides, root)  # fail fast on a bad override, before a kernel starts
         result = run_stage(args.stage, root, overrides, int(params["project"]["runner"]["cell_timeout_s"]))
-    except (ParamsError, StageFailed, KeyError) as exc:
-        print(f"mining: {exc}", file=sys.stderr)
+    except (ParamsError, StageFailed, KeyError, Busy) as exc:
+        print(f"mining: {redact_text(str(exc))}", file=sys.stderr)
         return 1
     print(f"{args.stage}: report {result.report.relative_to(root)}")
     return 0

@@ -6,7 +6,6 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-
 CODE_AND_PARAMS = ("mining", "notebooks", "params", "dvc.yaml", "pyproject.toml", "requirements.lock")
 
 

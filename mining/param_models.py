@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from mining.secrets import literal_password
 
 Probability = Annotated[float, Field(ge=0, le=1)]
 Positive = Annotated[float, Field(gt=0)]
@@ -24,6 +26,17 @@ def _iso(value: Any) -> Any:
 
 
 IsoDate = Annotated[str, BeforeValidator(_iso)]
+
+
+def _no_literal_password(url: str | None) -> str | None:
+    """A password or token written into a URL in params would reach every artefact: refuse it."""
+    if url is not None and literal_password(url):
+        raise ValueError("a password or token is written into this URL: put it in an environment variable "
+                         "and name that, e.g. postgresql+psycopg://user:${PGPASSWORD}@host/db")
+    return url
+
+
+Url = Annotated[str, AfterValidator(_no_literal_password)]
 
 
 class Strict(BaseModel):
@@ -89,7 +102,7 @@ class Project(Strict):
 
 # data.yaml ----------------------------------------------------------------------------------------
 class Events(Strict):
-    source: str | None
+    source: Url | None
     id_column: str
     time_column: str
     amount_column: str | None
@@ -106,7 +119,7 @@ class Demo(Strict):
 
 
 class Data(Strict):
-    source: str
+    source: Url
     query: str | None
     delimiter: Annotated[str, Field(min_length=1, max_length=1)]
     encoding: str
@@ -237,7 +250,7 @@ class Train(Strict):
     class_weight: Literal["balanced"] | None
     downsample_majority: Positive | None
     device: Literal["auto", "cpu", "cuda"]
-    tracking_uri: str | None
+    tracking_uri: Url | None
     ensemble: Ensemble
     candidates: dict[CandidateName, Candidate]
     segmentation: Segmentation
@@ -286,12 +299,13 @@ class PersonalField(Strict):
 
 class Govern(Strict):
     personal_data: dict[str, PersonalField]
+    report_only: list[str]
     retention: str
     reviewers: list[str] = Field(min_length=1)
 
 
 class Enterprise(Strict):
-    warehouse_url: str
+    warehouse_url: Url
     scores_table: str
     segments_table: str
 

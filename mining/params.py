@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from mining.param_models import SCHEMAS
+from mining.secrets import redact_text
 
 PARAMS_DIR = "params"
 
@@ -117,7 +118,7 @@ def _describe(content: dict, error: dict) -> str:
         return f"{key}: unknown key"
     if error["type"] == "missing":
         return f"{key}: missing (every key is required)"
-    return f"{key}: {error['msg'].replace('Input should be', 'expected')} (got {error['input']!r})"
+    return f"{key}: {error['msg'].replace('Input should be', 'expected')} (got {redact_text(repr(error['input']))})"
 
 
 def validate(name: str, content: dict, origin: str) -> dict:

@@ -18,7 +18,9 @@ from bs4 import BeautifulSoup
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pandas.io.formats.style import Styler
 
+from mining import atomic
 from mining.catalog import Catalog
+from mining.secrets import redact, redact_text
 
 _env = Environment(loader=PackageLoader("mining", "templates"), autoescape=select_autoescape(["html"]))
 
@@ -37,9 +39,8 @@ def _clean(obj: Any) -> Any:
 
 
 def write_json(path: Path, obj: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_clean(obj), indent=2, default=str) + "\n")
-    return path
+    """Credentials masked (mining.secrets), written atomically: every JSON artefact goes through here."""
+    return atomic.write_text(path, json.dumps(redact(_clean(obj)), indent=2, default=str) + "\n")
 
 
 def read_json(path: Path) -> Any:
@@ -65,9 +66,7 @@ def figure_data_uri(fig) -> str:
 
 def render(template: str, path: Path, **context) -> Path:
     """Render a package template (mining/templates) to `path`, with its table of contents."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(with_contents(_env.get_template(template).render(**context)))
-    return path
+    return atomic.write_text(path, redact_text(with_contents(_env.get_template(template).render(**context))))
 
 
 _DECIMAL = re.compile(r"^-?\d+\.\d+$")
@@ -103,7 +102,9 @@ def table(df: pd.DataFrame | pd.Series, index: bool = False) -> Styler:
         frame = frame.reset_index()
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c).replace("_", " ") for c in frame.columns]  # headers wrap between words
-    return frame.style.format(number).hide(axis="index").set_table_attributes('class="t"')
+    text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    return (frame.style.format(number).hide(axis="index").set_table_attributes('class="t"')
+            .set_properties(subset=text, **{"text-align": "left"}))
 
 
 def html_table(df: pd.DataFrame) -> str:

@@ -18,9 +18,12 @@ import papermill as pm
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from nbconvert import HTMLExporter
 
+from mining import atomic
 from mining.catalog import Catalog
 from mining.charter import charter_task
+from mining.locks import held
 from mining.reports import with_contents
+from mining.secrets import redact_text
 from mining.stages import STAGES, all_notebooks, notebook_for
 
 KERNEL = "mining"
@@ -92,14 +95,20 @@ def ensure_kernel() -> str:
 
 
 def render_html(executed: Path, report: Path) -> Path:
-    """Code hidden, images inline, no CDN scripts."""
+    """Code hidden, images inline, no CDN scripts, credentials masked; written atomically."""
     exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
                             embed_images=True)
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(with_contents(body), encoding="utf-8")
-    return report
+    return atomic.write_text(report, redact_text(with_contents(body)))
+
+
+def _noted(running: Path, source: nbformat.NotebookNode, error: str) -> None:
+    """The executed notebook of a run that died outside a cell (a timeout, a dead kernel): what ran
+    so far, or the source, with the error as its last cell."""
+    nb = nbformat.read(running, as_version=4) if running.exists() else nbformat.from_dict(source)
+    nb.cells.append(nbformat.v4.new_markdown_cell(f"## Stage failed\n\n**{error}**"))
+    nbformat.write(nb, running)
 
 
 def _failure(nb_path: Path) -> str:
@@ -115,22 +124,33 @@ def run_stage(stage: str, root: Path, overrides: dict[str, Any] | None = None,
               cell_timeout_s: int = 1800) -> StageRun:
     """Execute the stage's notebook; write the executed copy and the HTML report (catalog `executed`, `report`).
 
-    On a failing cell the report is still written (showing the error), then StageFailed is raised.
+    One run of a stage at a time (a second fails naming the first's pid). Whatever stops the run (a
+    failing cell, a cell timeout, a dead kernel), the report is still written, showing where and
+    why, then StageFailed is raised. Both files are replaced atomically and with credentials masked
+    (the parameters cell holds the run's overrides).
     """
     if stage not in STAGES:
         raise KeyError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
-    source = root / "notebooks" / f"{notebook_for(stage, charter_task(root))}.ipynb"
-    executed, report = Catalog(root).executed(stage), Catalog(root).report(stage)
-    executed.parent.mkdir(parents=True, exist_ok=True)
-    nb = strip(nbformat.read(source, as_version=4))
-    error = None
-    try:
-        pm.execute_notebook(nb, str(executed), parameters={"overrides": dict(overrides or {})},
-                            kernel_name=ensure_kernel(), cwd=str(root), execution_timeout=cell_timeout_s,
-                            progress_bar=False, report_mode=False)
-    except pm.PapermillExecutionError:
-        error = _failure(executed)
-    render_html(executed, report)
+    cat = Catalog(root)
+    with held(cat.lock(stage), f"stage {stage}"):
+        source = root / "notebooks" / f"{notebook_for(stage, charter_task(root))}.ipynb"
+        executed, report = cat.executed(stage), cat.report(stage)
+        executed.parent.mkdir(parents=True, exist_ok=True)
+        running = executed.with_name(f".{executed.stem}.running.ipynb")
+        nb = strip(nbformat.read(source, as_version=4))
+        error = None
+        try:
+            pm.execute_notebook(nb, str(running), parameters={"overrides": dict(overrides or {})},
+                                kernel_name=ensure_kernel(), cwd=str(root), execution_timeout=cell_timeout_s,
+                                progress_bar=False, report_mode=False)
+        except pm.PapermillExecutionError:
+            error = _failure(running)
+        except Exception as exc:  # a cell timeout or a dead kernel: no error cell, so note it
+            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            _noted(running, nb, error)
+        atomic.write_text(executed, redact_text(running.read_text(encoding="utf-8")))
+        running.unlink()
+        render_html(executed, report)
     if error:
         raise StageFailed(f"stage {stage} failed in {error}\n  report: {report}")
     return StageRun(stage, executed, report)

@@ -16,6 +16,8 @@ from fairlearn.metrics import (MetricFrame, count, demographic_parity_difference
                                false_negative_rate, false_positive_rate, selection_rate)
 from scipy import stats
 
+from mining.charter import SEGMENTATION
+
 EPS = 1e-4
 
 
@@ -109,7 +111,7 @@ def segment_drift(reference: np.ndarray, current: np.ndarray, k: int | None = No
 
 def prediction_drift(task: str, reference: np.ndarray, current: np.ndarray) -> dict:
     """Drift of what the model outputs: segment shares for a segmenter, the score distribution otherwise."""
-    return segment_drift(reference, current) if task == "segmentation" else score_drift(reference, current)
+    return segment_drift(reference, current) if task == SEGMENTATION else score_drift(reference, current)
 
 
 def group_metrics(y: np.ndarray, pred: np.ndarray, groups: pd.Series) -> tuple[pd.DataFrame, dict]:

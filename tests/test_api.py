@@ -27,6 +27,7 @@ def client(tmp_path_factory):
     model = build_candidate("logreg", {}, DEFS, seed=0, n_jobs=1, class_weight=None).fit(X, y)
     d = tmp_path_factory.mktemp("bundle")
     joblib.dump(model, d / member("serving_model"))
+    write_json(d / member("serving_approval"), {"model_version": "abc123", "automatic_checks_passed": True})
     write_json(d / member("serving_info"), {"task": "classification", "model_version": "abc123", "model_type": "logreg", "threshold": 0.5,
                                    "id_column": "customer_id", "inputs": input_schema(DEFS)})
     return TestClient(create_app(d))
@@ -66,3 +67,23 @@ def test_empty_batch_is_refused_and_health_answers(client):
 def test_records_from_frame_turns_nan_into_null():
     recs = records_from_frame(pd.DataFrame({"a": [1.0, np.nan], "b": ["x", None]}))
     assert recs == [{"a": 1.0, "b": "x"}, {"a": None, "b": None}]
+
+
+@pytest.mark.parametrize("approval, message", [
+    (None, "no governance approval: model abc123 is not served"),
+    ({"model_version": "abc123", "automatic_checks_passed": False, "status": "blocked",
+      "failed_gates": ["equalized-odds difference by senior_citizen"]}, "governance blocked model abc123"),
+    ({"model_version": "zzz999", "automatic_checks_passed": True}, "the approval is for model zzz999, not abc123"),
+])
+def test_a_bundle_without_a_passing_approval_for_its_model_is_refused(client, tmp_path, approval, message):
+    import shutil
+
+    from mining.deploy.bundle import NotApproved
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(client.app.state.bundle_dir, bundle)
+    (bundle / member("serving_approval")).unlink()
+    if approval is not None:
+        write_json(bundle / member("serving_approval"), approval)
+    with pytest.raises(NotApproved, match=message):
+        create_app(bundle)

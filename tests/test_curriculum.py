@@ -74,3 +74,21 @@ def test_modules_group_their_practices():
     groups = by_module()
     assert [g["number"] for g in groups] == list(range(1, 10))
     assert all(len(g["practices"]) == 7 for g in groups)
+
+
+def test_an_anchor_missing_from_its_report_is_named(tmp_path):
+    import pytest
+
+    from mining.catalog import Catalog
+    from mining.curriculum import Practice
+    from tests.report_checks import assert_curriculum_anchors_resolve
+
+    index = Catalog(tmp_path)["index"]
+    index.parent.mkdir(parents=True)
+    (index.parent / "05_evaluate.html").write_text('<h2 id="calibration">Calibration</h2>')
+    index.write_text('<a href="05_evaluate.html#calibration">x</a><a href="05_evaluate.html#robustness">y</a>')
+    ok = Practice("5.5", "Calibration", "partial", [], "05_evaluate.html#calibration")
+    assert_curriculum_anchors_resolve(tmp_path, [ok])
+    gone = Practice("5.6", "Robustness", "implemented", [], "05_evaluate.html#robustness")
+    with pytest.raises(AssertionError, match="5.6: 05_evaluate.html#robustness"):
+        assert_curriculum_anchors_resolve(tmp_path, [ok, gone])

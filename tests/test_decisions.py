@@ -45,9 +45,46 @@ def test_approval_is_blocked_by_a_failed_gate_or_an_open_finding():
     passed = [{"gate": "eo by gender", "passed": True}]
     failed = [{"gate": "eo by age_band", "passed": False}]
     clean, finding = {"open_findings": []}, {"open_findings": ["zip_code"]}
-    assert approval_decision(passed, clean, ["dpo"])["status"] == READY
-    blocked = approval_decision(passed + failed, clean, ["dpo"])
+    assert approval_decision(passed, clean, ["dpo"], "v1")["status"] == READY
+    blocked = approval_decision(passed + failed, clean, ["dpo"], "v1")
     assert blocked["status"] == BLOCKED and blocked["failed_gates"] == ["eo by age_band"]
-    assert approval_decision(passed, finding, ["dpo"]) | {"reviewers": None} == {
+    assert approval_decision(passed, finding, ["dpo"], "v1") | {"reviewers": None} == {"model_version": "v1",
         "status": BLOCKED, "reviewers": None, "automatic_checks_passed": False, "failed_gates": [],
         "open_findings": ["zip_code"]}
+
+
+def holdout(groups: dict[str, int], seed: int = 0) -> "pd.DataFrame":
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    g = np.repeat(list(groups), list(groups.values()))
+    y = rng.random(len(g)) < 0.3
+    return pd.DataFrame({"gender": g, "target": y.astype(int), "flagged": (rng.random(len(g)) < 0.3).astype(int)})
+
+
+def test_the_bias_audit_fails_closed_on_a_missing_or_unjudgeable_feature():
+    from mining.govern.bias_audit import audit
+
+    kpis = {"max_equalized_odds_difference": 0.2, "max_demographic_parity_difference": None,
+            "min_group_size": 100, "min_group_positives": 10}
+    pred = holdout({"f": 400, "m": 400})
+    _, gates = audit(pred, ["gender"], kpis)
+    assert by_name(gates)["groups large enough to judge by gender"]["passed"]
+    _, gates = audit(pred, ["gendr"], kpis)  # a typo: no column, no silent pass
+    with pytest.raises(GateError, match=r"groups large enough to judge by gendr: measured 0, required >= 2"):
+        enforce(gates)
+    _, gates = audit(holdout({"f": 400, "m": 40}), ["gender"], kpis)  # one group too small to judge
+    assert not by_name(gates)["groups large enough to judge by gender"]["passed"]
+    _, gates = audit(holdout({"f": 400, "m": 40}), ["gender"], kpis, report_only=["gender"])
+    reported = by_name(gates)["groups large enough to judge by gender"]
+    assert reported["passed"] and reported["threshold"] is None and "report_only" in reported["where"]
+
+
+def test_a_personal_field_without_a_declared_purpose_blocks_approval():
+    from mining.govern.dpia import dpia_gate
+
+    assert dpia_gate({"open_findings": []})["passed"]
+    gate_ = dpia_gate({"open_findings": ["senior_citizen"]})
+    assert not gate_["passed"] and "senior_citizen" in gate_["where"]
+    assert approval_decision([gate_], {"open_findings": ["senior_citizen"]}, ["dpo"], "v1")["status"] == BLOCKED

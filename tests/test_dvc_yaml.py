@@ -2,6 +2,7 @@
 are exactly the catalog's."""
 
 import copy
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -51,30 +52,65 @@ def test_a_train_change_does_not_rerun_ingest():
     assert not any(d.startswith("mining/train") for d in entries(DVC["ingest"]["deps"]))
 
 
+def outs_problems(stages: dict, stage: str) -> list[str]:
+    """How a stage's outs, metrics, notebook deps and command differ from the catalog's."""
+    outs, expected = entries(stages[stage]["outs"]), stage_outs(stage)
+    problems = [f"stage {stage}: out {p} is not in mining/catalog.py" for p in sorted(set(outs) - set(expected))]
+    problems += [f"stage {stage}: catalog artefact {p} is not among its outs" for p in sorted(set(expected) - set(outs))]
+    for path, art in expected.items():
+        if path in outs and (bool(outs[path].get("persist", False)) != art.persist
+                             or bool(outs[path].get("cache", True)) != art.cache):
+            problems.append(f"stage {stage}: out {path} has other persist/cache flags than the catalog's")
+    if stages[stage]["metrics"] != [metrics(stage)]:
+        problems.append(f"stage {stage}: metrics should be [{metrics(stage)}]")
+    notebooks = [STAGES[stage], *(nb for (s, _), nb in VARIANTS.items() if s == stage)]
+    if [d for d in entries(stages[stage]["deps"]) if d.startswith("build/")] != [stripped(n) for n in notebooks]:
+        problems.append(f"stage {stage}: notebook deps should be {[stripped(n) for n in notebooks]}")
+    if stages[stage]["cmd"] != f"mining run {stage}":
+        problems.append(f"stage {stage}: cmd should be `mining run {stage}`")
+    return problems
+
+
 @pytest.mark.parametrize("stage", list(STAGES))
 def test_outs_are_the_catalogs(stage):
-    outs = entries(DVC[stage]["outs"])
-    expected = stage_outs(stage)
-    assert set(outs) == set(expected), f"stage {stage}: dvc.yaml outs differ from mining/catalog.py"
-    for path, art in expected.items():
-        assert bool(outs[path].get("persist", False)) == art.persist, f"{path}: persist"
-        assert bool(outs[path].get("cache", True)) == art.cache, f"{path}: cache"
-    assert [m for m in DVC[stage]["metrics"]] == [metrics(stage)]
-    notebooks = [STAGES[stage], *(nb for (s, _), nb in VARIANTS.items() if s == stage)]
-    assert [d for d in entries(DVC[stage]["deps"]) if d.startswith("build/")] == [stripped(n) for n in notebooks]
-    assert DVC[stage]["cmd"] == f"mining run {stage}"
+    assert outs_problems(DVC, stage) == []
 
 
-def test_data_deps_are_earlier_stages_outputs():
-    order = list(STAGES)
+def test_an_out_the_catalog_does_not_know_or_lacks_is_named():
+    planted, evaluation = copy.deepcopy(DVC), ARTEFACTS["evaluation"].path
+    planted["evaluate"]["outs"] = [o for o in planted["evaluate"]["outs"] if o != evaluation]
+    planted["evaluate"]["outs"].append(f"{evaluation}_old")
+    assert outs_problems(planted, "evaluate") == [
+        f"stage evaluate: out {evaluation}_old is not in mining/catalog.py",
+        f"stage evaluate: catalog artefact {evaluation} is not among its outs"]
+
+
+def run_order() -> list[str]:
+    """The stages in the order their data deps make DVC run them (a topological sort)."""
     owner = {a.path: a.stage for a in ARTEFACTS.values() if a.out}
     owner.update({metrics(s): s for s in STAGES})
+    needs = {}
     for stage in STAGES:
-        for dep in entries(DVC[stage]["deps"]):
-            if dep.startswith(("mining/", "build/")):
-                continue
-            assert dep in owner, f"stage {stage}: dep {dep} is not a catalog output"
-            assert order.index(owner[dep]) < order.index(stage), f"stage {stage}: {dep} comes from a later stage"
+        data = [d for d in entries(DVC[stage]["deps"]) if not d.startswith(("mining/", "build/"))]
+        assert all(d in owner for d in data), f"stage {stage}: a data dep is not a catalog output: {data}"
+        needs[stage] = {owner[d] for d in data}
+    order: list[str] = []
+    while len(order) < len(needs):
+        ready = [s for s in STAGES if s not in order and needs[s] <= set(order)]
+        assert ready, f"dvc.yaml has a cycle among {set(needs) - set(order)}"
+        order.append(ready[0])
+    return order
+
+
+def test_data_deps_are_earlier_stages_outputs_and_deploy_waits_for_governance():
+    order = run_order()
+    assert order.index("govern") < order.index("deploy") < order.index("monitor")
+
+
+def test_the_import_layers_follow_the_run_order():
+    contract = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0]
+    stage_layers = [name.removeprefix("mining.") for name in contract["layers"] if name.removeprefix("mining.") in STAGES]
+    assert stage_layers[::-1] == [s for s in run_order() if s in stage_layers]
 
 
 def test_the_strip_stage_writes_every_notebook_copy():

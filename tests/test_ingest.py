@@ -7,11 +7,10 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from mining.ingest import schema as sch
 from mining.catalog import Catalog, member
 from mining.data.files import IngestError, read_file
+from mining.ingest import schema as sch
 from tests.conftest import params_root
-
 
 SCHEMA = {
     "id": {"type": "string", "required": True, "unique": True},
@@ -373,7 +372,7 @@ def test_a_failed_run_leaves_the_previous_output_untouched(tmp_path):
     with pytest.raises(IngestError, match="quarantined, above ingest.max_quarantine_share"):
         ingest(_params(tmp_path, bad, **{"ingest.max_quarantine_share": 0.1}), CHARTER, out)
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
-    assert not (tmp_path / "interim.partial").exists()
+    assert not list(tmp_path.glob(".interim.*.partial"))  # the failed run's staging folder is gone
 
 
 def test_the_quarantine_can_be_encrypted_at_rest(tmp_path, monkeypatch):
@@ -454,3 +453,17 @@ def test_a_source_without_a_column_the_contract_always_saw_filled_fails_whatever
         res = ingest(_params(tmp_path, tmp_path / "v3.csv", **over), CHARTER, tmp_path / "interim")
         assert res.contract.version == 2 and res.totals["rows_valid"] == 30
         assert bool(res.contract.warnings) == (policy == "warn")
+
+
+def test_a_declared_schemas_required_columns_do_not_bind_a_later_inferred_source(tmp_path):
+    """The demo's declared contract is the demo's: pointing the project at other data starts anew (with a warning)."""
+    from mining.ingest.pipeline import ingest
+
+    df = pd.DataFrame({"rid": range(20), "label": ["Yes", "No"] * 10, "tenure": range(20)})
+    df.to_csv(tmp_path / "a.csv", index=False)
+    df.drop(columns=["tenure"]).to_csv(tmp_path / "b.csv", index=False)
+    declared = {"rid": {"type": "int", "required": True}, "label": {"type": "category", "required": True},
+                "tenure": {"type": "int", "required": True}}
+    ingest(_params(tmp_path, tmp_path / "a.csv", **{"data.schema": declared}), CHARTER, tmp_path / "interim")
+    res = ingest(_params(tmp_path, tmp_path / "b.csv"), CHARTER, tmp_path / "interim")
+    assert res.totals["rows_valid"] == 20 and res.contract.diff["removed"] == ["tenure"] and res.contract.warnings

@@ -4,6 +4,9 @@ import json
 import re
 import shutil
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -70,19 +73,37 @@ def test_demo_pipeline_end_to_end_then_only_downstream_stages_rerun(tiny_project
     assert len(trials) >= 5 and all("cv_score" in t.data.metrics for t in trials if t.data.tags["state"] == "COMPLETE")
 
 
+AUDIT_ONLY = {"category": "protected attribute", "purpose": "bias audit only", "model_input": False}
+
+
+def served(root: Path) -> dict:
+    """The bundle being served: its model version and the approval it is served under."""
+    cat = Catalog(root)
+    return {"version": json.loads(cat["serving_info"].read_text())["model_version"],
+            "approval": json.loads(cat["serving_approval"].read_text())}
+
+
 @pytest.mark.e2e
-def test_real_dataset_by_params_alone_and_the_bias_gate(tiny_project):
+def test_real_dataset_by_params_alone_and_the_bias_gate_keeps_the_served_model(tiny_project):
     root = tiny_project
+    run(["dvc", "repro"], root)  # the demo model passes every gate and is served
+    before = served(root)
+    assert before["approval"]["automatic_checks_passed"]
     rdata("modeldata", "wa_churn").to_csv(root / "telco.csv", index=False)
     set_params(root, "data", {"source": "telco.csv", "target": "churn", "positive_class": "Yes",
                               "id_column": "rownames", "sensitive_features": ["female", "senior_citizen"]})
     set_params(root, "project", {"kpis.min_precision": 0.5})
+    set_params(root, "govern", {"personal_data": {c: AUDIT_ONLY for c in ("female", "senior_citizen")}})
     # Senior citizens' error rates differ from everyone's by more than the default limit of 0.20:
-    # the governance stage must stop the pipeline and say so, after the stages before it ran.
+    # the governance stage must stop the pipeline and say so, after the stages before it ran, and
+    # the model it blocked is never bundled: the demo model stays the one served.
     proc = run(["dvc", "repro"], root, check=False)
     assert proc.returncode != 0
     assert re.search(r"equalized-odds difference by senior_citizen: measured 0\.2\d+, required <= 0\.2", proc.stderr)
     assert "senior_citizen" in Catalog(root).report("govern").read_text()
+    assert "Running stage 'deploy'" not in proc.stdout and served(root) == before
+    deploy = run(["mining", "run", "deploy"], root, check=False)  # forcing it by hand is refused too
+    assert deploy.returncode == 1 and "governance blocked model" in deploy.stderr and served(root) == before
     ev = metrics(root, "evaluate")
     assert 0.80 < ev["roc_auc"] < 0.90  # published results on this data sit around 0.84
     assert metrics(root, "features")["n_history_features"] == 0
@@ -92,6 +113,65 @@ def test_real_dataset_by_params_alone_and_the_bias_gate(tiny_project):
     run(["dvc", "repro"], root)
     assert_reports_readable(root)
     assert metrics(root, "govern")["gates_passed"]
+    after = served(root)
+    assert after["version"] != before["version"] and after["approval"]["model_version"] == after["version"]
+
+
+@pytest.mark.e2e
+def test_a_misspelled_sensitive_feature_stops_the_pipeline_naming_it(tiny_project):
+    set_params(tiny_project, "data", {"sensitive_features": ["gendr", "age_band"]})
+    proc = run(["dvc", "repro"], tiny_project, check=False)
+    assert proc.returncode != 0 and "data.sensitive_features names ['gendr'], not columns of the source" in proc.stderr
+
+
+@pytest.mark.e2e
+def test_planted_secrets_leave_no_trace_in_any_output(tiny_project, postgres_url, monkeypatch, tmp_path):
+    import socket
+    import sqlalchemy as sa
+
+    root, pg_secret, token = tiny_project, "planted-Pg-Secret-7", "planted-Token-9"
+    engine = sa.create_engine(postgres_url)
+    rdata("modeldata", "attrition").to_sql("test_secret_employees", engine, index=False, if_exists="replace")
+    u = sa.engine.make_url(postgres_url)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server_dir = tmp_path / "mlflow-server"
+    server_dir.mkdir()
+    mlflow = Path(sys.executable).with_name("mlflow")
+    server = subprocess.Popen([str(mlflow), "server", "--backend-store-uri", f"sqlite:///{server_dir / 'm.db'}",
+                               "--artifacts-destination", str(server_dir / "artifacts"), "--host", "127.0.0.1",
+                               "--port", str(port)], cwd=server_dir, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(60):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(1)
+        set_params(root, "data", {
+            "source": f"{u.drivername}://{u.username}:${{PGPASSWORD}}@{u.host}:{u.port or 5432}/{u.database}",
+            "query": "SELECT * FROM test_secret_employees", "target": "Attrition", "positive_class": "Yes",
+            "id_column": "rownames", "sensitive_features": ["Gender"], "events.source": None})
+        set_params(root, "project", {"kpis.min_precision": 0.3, "kpis.max_equalized_odds_difference": 1.0})
+        set_params(root, "govern", {"personal_data": {"Gender": AUDIT_ONLY}})
+        monkeypatch.setenv("PGPASSWORD", pg_secret)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://trainer:{token}@127.0.0.1:{port}")
+        run(["dvc", "repro"], root)
+        run(["mining", "run", "ingest", "--set", f"data.query=SELECT * FROM test_secret_employees -- {pg_secret}"], root)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        with engine.begin() as con:
+            con.execute(sa.text("DROP TABLE IF EXISTS test_secret_employees"))
+        engine.dispose()
+    assert metrics(root, "ingest")["rows_in"] == 1470
+    outputs = [root / top for top in sorted({Path(a.path).parts[0] for a in ARTEFACTS.values()} | {"metrics"})]
+    leaks = [str(f.relative_to(root)) for d in outputs if d.exists() for f in d.rglob("*")
+             if f.is_file() and (pg_secret.encode() in f.read_bytes() or token.encode() in f.read_bytes())]
+    assert leaks == []
+    assert "***" in Catalog(root).report("train").read_text()  # the tracking URI is shown, masked
 
 
 @pytest.mark.e2e

@@ -63,10 +63,14 @@ def test_segment_audit_gates_on_the_charter_limit(blobs):
     pred = df.assign(segment=labels)
     kpis = {"min_group_size": 50, "max_demographic_parity_difference": 0.2}
     table, gates = audit_segments(pred, ["gender"], kpis)
-    assert not gates[0]["passed"] and gates[0]["measured"] > 0.3
+    gap = {g["gate"]: g for g in gates}["largest segment-share gap by gender"]
+    assert not gap["passed"] and gap["measured"] > 0.3
+    assert {g["gate"]: g for g in gates}["groups large enough to judge by gender"]["passed"]
     assert (table["status"] == "fail").any()
     _, open_gates = audit_segments(pred, ["gender"], {**kpis, "max_demographic_parity_difference": None})
-    assert open_gates[0]["passed"]
+    assert all(g["passed"] for g in open_gates)
+    _, typo = audit_segments(pred, ["gendr"], kpis)
+    assert [(g["gate"], g["passed"]) for g in typo] == [("groups large enough to judge by gendr", False)]
 
 
 def test_the_api_serves_segments(tmp_path, blobs):
@@ -74,6 +78,7 @@ def test_the_api_serves_segments(tmp_path, blobs):
     seg = search_segments(df[["x0", "x1", "x2", "plan", "zip"]], DEFS, k_min=3, k_max=3, methods=["kmeans"],
                           sample=500, seed=0)
     joblib.dump(seg.model, tmp_path / member("serving_model"))
+    write_json(tmp_path / member("serving_approval"), {"model_version": "s1", "automatic_checks_passed": True})
     write_json(tmp_path / member("serving_info"), {"task": "segmentation", "model_version": "s1", "model_type": "kmeans-k3",
                                           "threshold": None, "id_column": "id", "inputs": input_schema(DEFS)})
     client = TestClient(create_app(tmp_path))

@@ -1,6 +1,7 @@
 """Every source kind behind read_source: folder, SQLite, DuckDB, PostgreSQL, fsspec URL."""
 
 import sqlite3
+from pathlib import Path
 
 import duckdb
 import fsspec
@@ -56,12 +57,20 @@ def test_duckdb_query(tmp_path):
 def test_credentials_come_from_the_environment_and_stay_out_of_lineage(tmp_path, monkeypatch):
     with sqlite3.connect(tmp_path / "crm.db") as con:
         ROWS.to_sql("customers", con, index=False)
-    monkeypatch.setenv("CRM_DB", "crm.db")
-    read, lineage = read_source("sqlite:///${CRM_DB}", tmp_path, query="SELECT * FROM customers")
-    assert len(read.frame) == 3 and lineage["uri"] == "sqlite:///${CRM_DB}"
-    monkeypatch.delenv("CRM_DB")
-    with pytest.raises(IngestError, match=r"needs \$\{CRM_DB\} but it is not set in the environment"):
-        read_source("sqlite:///${CRM_DB}", tmp_path, query="SELECT 1")
+    monkeypatch.setenv("MINING_DB_CRM", "crm.db")
+    read, lineage = read_source("sqlite:///${MINING_DB_CRM}", tmp_path, query="SELECT * FROM customers")
+    assert len(read.frame) == 3 and lineage["uri"] == "sqlite:///${MINING_DB_CRM}"
+    monkeypatch.delenv("MINING_DB_CRM")
+    with pytest.raises(IngestError, match=r"needs \$\{MINING_DB_CRM\} but it is not set in the environment"):
+        read_source("sqlite:///${MINING_DB_CRM}", tmp_path, query="SELECT 1")
+
+
+def test_a_url_may_not_expand_the_projects_own_keys_or_other_variables(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINING_ENCRYPTION_KEY", "ab" * 32)
+    monkeypatch.setenv("HOME_SECRET", "x")
+    for name in ("MINING_ENCRYPTION_KEY", "HOME_SECRET"):
+        with pytest.raises(IngestError, match=rf"a URL may not name \$\{{{name}\}}: only database, object-store"):
+            read_source(f"postgresql://u@h/db?key=${{{name}}}", tmp_path, query="SELECT 1")
 
 
 def test_fsspec_url_is_read_like_a_local_file(tmp_path):
@@ -85,4 +94,28 @@ def test_postgresql_query(postgres_url):
     finally:
         with engine.begin() as con:
             con.execute(sa.text("DROP TABLE test_ingest_customers"))
+        engine.dispose()
+
+
+def test_the_query_runs_on_a_read_only_connection(tmp_path):
+    with sqlite3.connect(tmp_path / "crm.db") as con:
+        ROWS.to_sql("customers", con, index=False)
+    with pytest.raises(IngestError, match=r"query failed: .*readonly"):
+        read_source("sqlite:///crm.db", tmp_path, query="DELETE FROM customers RETURNING id")
+    with sqlite3.connect(tmp_path / "crm.db") as con:
+        assert con.execute("SELECT COUNT(*) FROM customers").fetchone() == (3,)
+
+
+def test_a_postgresql_query_cannot_write(postgres_url):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.begin() as con:
+            con.execute(sa.text("CREATE SEQUENCE IF NOT EXISTS test_ro_seq"))
+        with pytest.raises(IngestError, match=r"query failed: .*read-only transaction"):  # a SELECT that writes
+            read_source(postgres_url, Path("."), query="SELECT nextval('test_ro_seq') AS x")
+    finally:
+        with engine.begin() as con:
+            con.execute(sa.text("DROP SEQUENCE IF EXISTS test_ro_seq"))
         engine.dispose()

@@ -15,11 +15,11 @@ from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 
 from mining.catalog import member
-from mining.params import load_params
 from mining.evaluate.metrics import choose_threshold, holdout_metrics
+from mining.params import load_params
 from mining.train.blend import greedy_weights
 from mining.train.candidates import build_candidate
-from mining.train.search import Search, SearchConfig
+from mining.train.search import GRACE_S, Search, SearchConfig
 from mining.train.tracking import Tracker
 from mining.train.validation import cv_splits
 
@@ -136,6 +136,7 @@ def test_killing_the_search_half_way_and_rerunning_resumes_the_stored_study(tmp_
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert done >= 3, "the search did not get going"
+    time.sleep(GRACE_S + 1)  # the killed run's trial stops beating; after the grace period it counts as dead
     study = optuna.load_study(study_name=optuna.get_all_study_summaries(db)[0].study_name, storage=db)
     before = {t.number: t.state for t in study.trials}
     candidates = {"lightgbm": {"defaults": {"n_estimators": 300, "learning_rate": 0.05},
@@ -203,3 +204,15 @@ def test_threshold_meets_the_precision_floor_with_most_recall():
     m = holdout_metrics(y, s, t["threshold"])
     assert m["recall"] == 1.0 and m["precision"] == pytest.approx(5 / 6)
     assert not choose_threshold(y, s, min_precision=1.01)["meets_floor"]
+
+
+def test_a_live_searchs_running_trials_are_left_alone_and_a_dead_ones_are_closed(tmp_path):
+    X, y = synthetic(300)
+    live = run_search(X, y, storage=tmp_path, n_trials=1)
+    trial = live.study("logreg").ask()
+    live.storage.record_heartbeat(trial._trial_id)  # another process is running this trial now
+    other = run_search(X, y, storage=tmp_path, n_trials=1).study("logreg")
+    assert other.trials[trial.number].state == optuna.trial.TrialState.RUNNING
+    time.sleep(GRACE_S + 1)  # its heartbeats stopped: that process died
+    again = run_search(X, y, storage=tmp_path, n_trials=1).study("logreg")
+    assert again.trials[trial.number].state == optuna.trial.TrialState.FAIL

@@ -6,9 +6,8 @@ are expanded only when connecting; reports and lineage show the URL with the pas
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,11 +17,12 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
+from mining import secrets
 from mining.data.files import REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas, iter_file, with_origin
+from mining.secrets import redact_text as redact  # how a URL appears in lineage, reports, errors
 
 SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle", "duckdb")
 FILE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson", ".json", ".jsonl.gz")
-_ENV = re.compile(r"\$\{(\w+)\}")
 
 
 def is_sql(uri: str) -> bool:
@@ -34,19 +34,11 @@ def is_remote(uri: str) -> bool:
 
 
 def expand_env(uri: str) -> str:
-    """`${VAR}` from the environment; a missing one is named, never silently left empty."""
-    def sub(m: re.Match) -> str:
-        if m.group(1) not in os.environ:
-            raise IngestError(f"source URL needs ${{{m.group(1)}}} but it is not set in the environment")
-        return os.environ[m.group(1)]
-    return _ENV.sub(sub, uri)
-
-
-def redact(uri: str) -> str:
-    """The URL as it may appear in reports: environment references kept, literal passwords hidden."""
-    if _ENV.search(uri) or not is_sql(uri):
-        return uri
-    return sa.engine.make_url(uri).render_as_string(hide_password=True)
+    """The URL to connect with: its allowed `${VAR}` credentials expanded (mining.secrets)."""
+    try:
+        return secrets.expand_env(uri)
+    except secrets.SecretError as exc:
+        raise IngestError(f"{redact(uri)}: {exc}") from None
 
 
 def iter_sql(uri: str, query: str | None, root: Path, batch_rows: int = 500_000) -> Iterator[Chunk]:
@@ -82,15 +74,32 @@ def _sql_tables(url: str, uri: str, query: str, root: Path, batch_rows: int) -> 
             for batch in reader:
                 yield pa.Table.from_batches([batch])
         return
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        url = "sqlite:///" + str(root / url[len("sqlite:///"):])
-    engine = sa.create_engine(url)
+    engine = _read_only_engine(url, root)
     try:
         with engine.connect().execution_options(stream_results=True) as con:
             for df in pd.read_sql_query(sa.text(query), con, chunksize=batch_rows):
                 yield arrow_from_pandas(df)
     finally:
         engine.dispose()
+
+
+# `data.query` runs on connections that cannot write, set up as the driver connects
+READ_ONLY_CONNECT = {"postgresql": {"options": "-c default_transaction_read_only=on"},
+                     "mysql": {"init_command": "SET SESSION TRANSACTION READ ONLY"},
+                     "mariadb": {"init_command": "SET SESSION TRANSACTION READ ONLY"}}
+
+
+def _read_only_engine(url: str, root: Path) -> sa.Engine:
+    """An engine whose connections cannot write: SQLite opened with `mode=ro`, PostgreSQL and
+    MySQL/MariaDB sessions read-only from the start; other databases as their URL connects."""
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):].split("?", 1)[0])
+        path = path if path.is_absolute() else root / path
+        if not path.exists():
+            raise IngestError(f"{redact(url)}: SQLite file {path} not found")
+        return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True))
+    backend = sa.engine.make_url(url).get_backend_name()
+    return sa.create_engine(url, connect_args=READ_ONLY_CONNECT.get(backend, {}))
 
 
 def _hive_values(path: Path, base: Path) -> dict[str, str]:

@@ -16,7 +16,8 @@ import pandas as pd
 
 from mining.data import demo
 from mining.data.files import Chunk, FileRead, IngestError, collect, iter_file
-from mining.data.remote import folder_files, is_remote, is_sql, iter_folder, iter_remote, iter_sql, redact
+from mining.data.remote import folder_files, is_remote, is_sql, iter_folder, iter_remote, iter_sql
+from mining.secrets import redact_text
 from mining.lineage import content_hash
 
 BUILTIN_DEMO = "builtin:demo"
@@ -41,7 +42,7 @@ def open_source(uri: str, root: Path, delimiter: str = ",", encoding: str = "utf
     if uri == BUILTIN_DEMO:
         raise IngestError("builtin:demo is read with read_demo(), which also yields the events")
     if is_sql(uri):
-        lineage = {"uri": redact(uri), "query": query}
+        lineage = {"uri": redact_text(uri), "query": query}
         return _hashed(iter_sql(uri, query, root), lineage), lineage
     if is_remote(uri):
         lineage = {"uri": uri}

@@ -1,6 +1,7 @@
 """FastAPI app over a serving bundle: `/v1/predict` with strict input validation.
 
 Stateless: everything it needs is read from the bundle at start-up, so replicas scale sideways.
+A bundle without a passing governance approval for its model version is refused at start-up.
 Run it with `make serve` (uvicorn, bundle from $MINING_BUNDLE or models/serving).
 """
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from mining.catalog import ARTEFACTS, member
 from mining.charter import SEGMENTATION, task_of
+from mining.deploy.bundle import check_approval
 from mining.reports import read_json
 
 MAX_BATCH = 1000
@@ -35,6 +37,9 @@ def record_model(inputs: dict[str, dict]) -> type[BaseModel]:
 def create_app(bundle_dir: Union[str, Path]) -> FastAPI:
     bundle_dir = Path(bundle_dir)
     info = read_json(bundle_dir / member("serving_info"))
+    approval_file = bundle_dir / member("serving_approval")
+    check_approval(read_json(approval_file) if approval_file.exists() else None, info["model_version"],
+                   str(approval_file))
     model = joblib.load(bundle_dir / member("serving_model"))
     Record = record_model(info["inputs"])
     columns = list(info["inputs"])
@@ -58,6 +63,7 @@ def create_app(bundle_dir: Union[str, Path]) -> FastAPI:
 
     app = FastAPI(title="mining scoring API", version=info["model_version"],
                   description=f"Predictions of the {info['model_type']} model of the data-mining lab.")
+    app.state.bundle_dir = bundle_dir
     segmenter = task_of(info) == SEGMENTATION
 
     @app.get("/v1/health")

@@ -1,6 +1,11 @@
-"""The serving bundle: model pipeline (feature preprocessing included) + input schema + threshold.
+"""The serving bundle: model pipeline (feature preprocessing included) + input schema + threshold
++ the governance approval it is served under.
 
-The same bundle shape serves a classifier (a score and a flag) and a segmenter (a segment).
+The same bundle shape serves a classifier (a score and a flag) and a segmenter (a segment). Only a
+model that passed the evaluation gates and that governance approved gets a bundle, and the API
+refuses a bundle whose approval is missing, failed or names another model version. The bundle is
+built beside the live one and swapped in atomically: a refused or killed deploy leaves the bundle
+being served as it was.
 """
 
 from __future__ import annotations
@@ -10,10 +15,45 @@ from pathlib import Path
 
 import joblib
 
-from mining.catalog import Catalog
+from mining import atomic
+from mining.catalog import Catalog, member, report
 from mining.charter import CLASSIFICATION, task_of
 from mining.reports import read_json, write_json
 from mining.train.candidates import for_serving
+
+
+class NotApproved(RuntimeError):
+    """The model has not passed its gates or governance: it is neither bundled nor served."""
+
+
+def approval_for(root: Path, version: str) -> dict:
+    """The evaluation gates and the governance approval of model `version`, or NotApproved naming
+    what is missing."""
+    cat = Catalog(root)
+    kept = f"not deployed; {cat.relative(cat['serving'])} stays as it was"
+    failed = [g["gate"] for g in read_json(cat["model_card_json"])["gates"] if not g["passed"]]
+    if failed:
+        raise NotApproved(f"model {version} failed its evaluation gates {failed} (see {report('evaluate')}): {kept}")
+    if not cat["approval"].exists():
+        raise NotApproved(f"model {version} has no governance approval ({cat.relative(cat['approval'])}): run the "
+                          f"govern stage first; {kept}")
+    approval = read_json(cat["approval"])
+    check_approval(approval, version, str(cat.relative(cat["approval"])))
+    gates = read_json(cat["model_card_json"])["gates"]
+    return {**approval, "evaluation_gates": gates}
+
+
+def check_approval(approval: dict | None, version: str, where: str) -> None:
+    """Refuse unless `approval` passed and names `version` (what the API checks before serving)."""
+    if approval is None:
+        raise NotApproved(f"{where}: no governance approval: model {version} is not served")
+    if approval.get("model_version") != version:
+        raise NotApproved(f"{where}: the approval is for model {approval.get('model_version')}, not {version}: "
+                          "not served")
+    if not approval.get("automatic_checks_passed"):
+        raise NotApproved(f"{where}: governance blocked model {version} ({approval.get('status')}; failed: "
+                          f"{approval.get('failed_gates') or approval.get('open_findings')}; see {report('govern')}): "
+                          "not served")
 
 
 def input_schema(definitions: dict) -> dict[str, dict]:
@@ -29,22 +69,27 @@ def input_schema(definitions: dict) -> dict[str, dict]:
 
 
 def write_bundle(root: Path, definitions: dict, meta: dict) -> Path:
-    """Copy what serving needs (the trained model, the evaluated threshold) into one folder that the
-    API loads with nothing else."""
+    """Copy what serving needs (the trained model, the evaluated threshold, the approval) into one
+    folder that the API loads with nothing else; only for an approved model (NotApproved otherwise)."""
     cat = Catalog(root)
+    version, task = meta["model_sha256"][:12], task_of(meta)
+    approval = approval_for(root, version)
     out = cat["serving"]
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    joblib.dump(for_serving(joblib.load(cat["model"])), cat["serving_model"])
-    task = task_of(meta)
-    threshold = read_json(cat["threshold"])["threshold"] if task == CLASSIFICATION else None
-    write_json(cat["serving_info"], {
-        "task": task, "model_version": meta["model_sha256"][:12], "model_type": meta["model"],
-        "threshold": threshold, "id_column": definitions["roles"]["id"],
-        "inputs": input_schema(definitions),
-    })
-    return out
+    staging = atomic.staging_dir(out)
+    try:
+        with atomic.writing(staging / member("serving_model")) as tmp:
+            joblib.dump(for_serving(joblib.load(cat["model"])), tmp)
+        threshold = read_json(cat["threshold"])["threshold"] if task == CLASSIFICATION else None
+        write_json(staging / member("serving_info"), {
+            "task": task, "model_version": version, "model_type": meta["model"],
+            "threshold": threshold, "id_column": definitions["roles"]["id"],
+            "inputs": input_schema(definitions),
+        })
+        write_json(staging / member("serving_approval"), approval)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return atomic.publish_dir(staging, out)
 
 
 def load_bundle(root: Path) -> tuple[object, dict]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mining import atomic
 from mining.charter import CLASSIFICATION, SEGMENTATION
 
 
@@ -27,6 +28,6 @@ def write_tables(out: Path, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
     """Each table as Parquet (typed) and CSV (for spreadsheet users); returns row counts."""
     out.mkdir(parents=True, exist_ok=True)
     for name, t in tables.items():
-        t.to_parquet(out / f"{name}.parquet", index=False)
-        t.to_csv(out / f"{name}.csv", index=False)
+        atomic.save(out / f"{name}.parquet", lambda p, t=t: t.to_parquet(p, index=False))
+        atomic.save(out / f"{name}.csv", lambda p, t=t: t.to_csv(p, index=False))
     return {name: len(t) for name, t in tables.items()}

@@ -16,6 +16,7 @@ import pandas as pd
 from mining.catalog import Catalog
 from mining.charter import task_of
 from mining.lineage import content_hash
+from mining.secrets import redact
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS model_versions (
@@ -42,6 +43,7 @@ def register(db: Path, name: str, version: str, stage: str, lineage: dict) -> di
         "features_sha256": lineage["features_sha256"], "metrics": json.dumps(lineage["metrics"]),
         "params": json.dumps(lineage["params"]), "lineage": json.dumps(lineage, default=str),
     }
+    row = redact(row)
     with sqlite3.connect(db) as con:
         con.execute(SCHEMA)
         con.execute("UPDATE model_versions SET stage = 'archived' WHERE name = ? AND stage = ? AND version != ?",
@@ -56,6 +58,12 @@ def versions(db: Path, name: str | None = None) -> pd.DataFrame:
         q = "SELECT name, version, stage, registered_at, model_type, git_commit, data_sha256 FROM model_versions"
         return pd.read_sql_query(q + (" WHERE name = ?" if name else "") + " ORDER BY registered_at DESC",
                                  con, params=(name,) if name else None)
+
+
+def shortened(versions_frame: pd.DataFrame) -> pd.DataFrame:
+    """The versions table for a page: commits and hashes cut to their first 12 characters."""
+    return versions_frame.assign(**{c: versions_frame[c].str[:12] for c in ("git_commit", "data_sha256")
+                                    if c in versions_frame})
 
 
 def lineage_record(meta: dict, params: dict, root: Path, metrics: dict) -> dict:

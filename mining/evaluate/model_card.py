@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from mining.catalog import Catalog
+from mining.charter import SEGMENTATION
 from mining.reports import html_table, render, write_json
 
 
@@ -58,7 +59,7 @@ def build_segment_card(charter: dict, meta: dict, defs: dict, metrics: dict, pro
               "High-cardinality categoricals are not used for the distances."]
     limits += [f"By {f}: segment shares differ between groups by up to {g:.3f}." for f, g in composition_gaps.items()]
     return {
-        "name": charter["name"], "task": "segmentation",
+        "name": charter["name"], "task": SEGMENTATION,
         "model": {"type": meta["model"], "version": meta["model_sha256"][:12], "trained_at": meta["trained_at"],
                   "code": meta["code"], "params": meta["params"]},
         "intended_use": {"problem": charter["problem"], "decision_owner": charter["decision_owner"],

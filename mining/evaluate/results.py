@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mining import atomic
 from mining.catalog import Catalog
 from mining.params import Params
 from mining.reports import read_json, write_json
@@ -16,8 +17,8 @@ def write_results(params: Params, holdout: pd.DataFrame, importance: pd.DataFram
     table (`feature`, `importance`) and, for a classifier, the chosen threshold."""
     cat = Catalog(params.root)
     cat["evaluation"].mkdir(parents=True, exist_ok=True)
-    holdout.to_parquet(cat["holdout_predictions"], index=False)
-    importance.to_csv(cat["importance"], index=False)
+    atomic.save(cat["holdout_predictions"], lambda p: holdout.to_parquet(p, index=False))
+    atomic.save(cat["importance"], lambda p: importance.to_csv(p, index=False))
     if threshold is not None:
         write_json(cat["threshold"], threshold)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mining import atomic
 from mining.catalog import Catalog
 from mining.features.table import FeatureTable, build_table
 from mining.params import Params
@@ -17,7 +18,7 @@ def build_and_write(params: Params, charter: dict, entities: pd.DataFrame,
     table = build_table(params, charter, entities, events)
     cat = Catalog(params.root)
     cat["features"].mkdir(parents=True, exist_ok=True)
-    table.frame.to_parquet(cat["feature_table"], index=False)
+    atomic.save(cat["feature_table"], lambda p: table.frame.to_parquet(p, index=False))
     write_json(cat["feature_definitions"], table.definitions)
     train = table.frame[table.frame["split"] == "train"]
     write_json(cat["drift_baseline"], baseline(train, table.definitions, bins=int(params["features"]["drift_bins"])))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 from pandas.api import types as ptypes
 
+from mining.charter import CLASSIFICATION, task_of
 from mining.features.history import describe, history_features
 from mining.features.split import assign_split
 from mining.params import Params
@@ -53,14 +54,14 @@ def build_table(params: Params, charter: dict, entities: pd.DataFrame,
         sources.update({c: "events" for c in hist.columns})
 
     y = None
-    if charter["task"]["type"] == "classification":
+    if task_of(charter) == CLASSIFICATION:
         y = encode_target(frame[data["target"]], data["positive_class"])
     elif data.get("target") in frame and frame[data["target"]].notna().all():
         try:  # segmentation: a label, when there is one, only describes the segments
             y = encode_target(frame[data["target"]], data["positive_class"])
         except ValueError:
             y = None
-    stratify = y if charter["task"]["type"] == "classification" else None
+    stratify = y if task_of(charter) == CLASSIFICATION else None
     split = assign_split(frame, stratify, fraction=float(data["holdout_fraction"]), seed=int(params["project"]["seed"]),
                          split_column=data.get("split_column"), time_column=time_col, id_column=id_col)
 

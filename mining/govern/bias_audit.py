@@ -6,20 +6,31 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 
-from mining.stats import group_metrics
 from mining.catalog import report
 from mining.gates import gate
+from mining.stats import group_metrics
 
 REPORT = report("govern")
 
 
-def audit(pred: pd.DataFrame, sensitive: list[str], kpis: dict) -> tuple[pd.DataFrame, list[dict]]:
+def coverage_gate(col: str, judgeable: int, report_only: list[str]) -> dict:
+    """Fail closed: a declared sensitive feature must be in the predictions with at least two groups
+    large enough to judge, or no fairness gate could hold it. A feature listed in
+    `govern.report_only` is reported instead (the gate records that choice)."""
+    threshold = None if col in report_only else 2
+    where = "params/govern.yaml report_only" if col in report_only else REPORT
+    return gate(f"groups large enough to judge by {col}", judgeable, ">=", threshold, where)
+
+
+def audit(pred: pd.DataFrame, sensitive: list[str], kpis: dict,
+          report_only: list[str] = ()) -> tuple[pd.DataFrame, list[dict]]:
     """(per-group table with pass/fail, gates per feature) from holdout predictions.
 
     A group passes when its false-positive and false-negative rates are each within
     `max_equalized_odds_difference` of the overall rates. Groups with fewer than `min_group_size`
     rows or `min_group_positives` positives (too few to estimate a false-negative rate) are
-    reported as 'too small to judge' and left out of the feature-level gate.
+    reported as 'too small to judge' and left out of the feature-level gate; a feature with fewer
+    than two judgeable groups (or absent) fails its coverage gate (`coverage_gate`).
     """
     y, p = pred["target"].to_numpy(), pred["flagged"].to_numpy()
     fpr_all = float(p[y == 0].mean()) if (y == 0).any() else np.nan
@@ -29,6 +40,7 @@ def audit(pred: pd.DataFrame, sensitive: list[str], kpis: dict) -> tuple[pd.Data
     tables, gates = [], []
     for col in sensitive:
         if col not in pred.columns:
+            gates.append(coverage_gate(col, 0, list(report_only)))
             continue
         t, _ = group_metrics(y, p, pred[col])
         t.insert(0, "feature", col)
@@ -40,6 +52,7 @@ def audit(pred: pd.DataFrame, sensitive: list[str], kpis: dict) -> tuple[pd.Data
         tables.append(t)
         groups = pred[col].astype(str).where(pred[col].notna(), "missing")
         judged = groups.isin(t.loc[big, "group"]).to_numpy()
+        gates.append(coverage_gate(col, int(t.loc[big, "group"].nunique()), list(report_only)))
         if judged.any() and t.loc[big, "group"].nunique() > 1:
             gates.append(gate(f"equalized-odds difference by {col}",
                               equalized_odds_difference(y[judged], p[judged], sensitive_features=groups[judged]),
@@ -50,16 +63,19 @@ def audit(pred: pd.DataFrame, sensitive: list[str], kpis: dict) -> tuple[pd.Data
     return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), gates
 
 
-def audit_segments(pred: pd.DataFrame, sensitive: list[str], kpis: dict) -> tuple[pd.DataFrame, list[dict]]:
+def audit_segments(pred: pd.DataFrame, sensitive: list[str], kpis: dict,
+                   report_only: list[str] = ()) -> tuple[pd.DataFrame, list[dict]]:
     """Segmentation: share of each group placed in each segment, and per segment the gap between
     groups (the demographic-parity difference of being put there), gated by the charter's
     `max_demographic_parity_difference` on groups of at least `min_group_size` customers."""
     min_n, tables, gates = int(kpis["min_group_size"]), [], []
     for col in sensitive:
         if col not in pred.columns:
+            gates.append(coverage_gate(col, 0, list(report_only)))
             continue
         groups = pred[col].astype(str).where(pred[col].notna(), "missing")
         sizes = groups.value_counts()
+        gates.append(coverage_gate(col, int((sizes >= min_n).sum()), list(report_only)))
         shares = pd.crosstab(groups, pred["segment"], normalize="index")
         judged = shares.loc[sizes[sizes >= min_n].index]
         gap = (judged.max() - judged.min()) if len(judged) > 1 else pd.Series(0.0, index=shares.columns)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mining.gates import gate
+
 
 def personal_data_record(declared: dict[str, dict], sensitive: list[str], model_inputs: list[str],
                          present: list[str]) -> pd.DataFrame:
@@ -43,3 +45,11 @@ def dpia_record(charter: dict, fields: pd.DataFrame, govern: dict) -> dict:
                         "human review of flagged customers before any action"],
         "open_findings": fields.loc[fields["finding"].str.startswith(("UNDECLARED", "MISMATCH")), "field"].tolist(),
     }
+
+
+def dpia_gate(dpia: dict) -> dict:
+    """The record must hold no open finding (a personal field undeclared, or used other than
+    declared): a model processing personal data that way is not approved, so not served."""
+    found = dpia["open_findings"]
+    return gate("personal fields used other than declared", len(found), "<=", 0,
+                f"params/govern.yaml personal_data: {found}" if found else "params/govern.yaml personal_data")

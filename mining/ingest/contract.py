@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mining import atomic
 from mining.data.files import IngestError
+from mining.locks import held, lock_for
 
 POLICIES = ("add", "warn", "fail")
 VERSION_COLUMN = "_schema_version"
@@ -42,7 +44,7 @@ class Resolved:
 def accept(resolved: Resolved) -> None:
     """Store the run's new schema version(s): called only when the run passed every check."""
     for columns, diff in resolved.pending:
-        _store(resolved.path, columns, resolved.source, diff)
+        _store(resolved.path, columns, resolved.source, diff, declared=resolved.policy == "declared")
     resolved.pending = []
 
 
@@ -83,7 +85,7 @@ def resolve(registry: Path, table: str, inferred: dict[str, dict], policy: str, 
         return Resolved(inferred, version + 1, diff, pending=[(inferred, diff)], **base)
     diff = schema_diff(stored, inferred)
     lost = [c for c in diff["removed"] if stored[c].get("required")]
-    if lost:
+    if lost and not history[-1].get("declared"):  # a declaration (the demo's) binds only itself
         raise IngestError(f"{source}: required column(s) {lost} missing: the stored contract of {table} "
                           f"(version {version}, {path}) has always had them filled; ingest.schema_policy governs "
                           f"added and optional columns only (to drop one on purpose, set its `required: false` there)")
@@ -124,9 +126,11 @@ def extend(resolved: Resolved, inferred: dict[str, dict], table: str, source: st
     return True
 
 
-def _store(path: Path, columns: dict, source: str, diff: dict) -> None:
+def _store(path: Path, columns: dict, source: str, diff: dict, declared: bool) -> None:
+    """Append a version: read, extend and replace the file under its lock (runs may share a registry)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    history = _history(path)
-    history.append({"version": len(history) + 1, "accepted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "source": source, "diff": diff, "columns": columns})
-    path.write_text(json.dumps({"table": path.stem, "versions": history}, indent=2, default=str))
+    with held(lock_for(path), f"a write to the schema registry {path}", wait_s=60):
+        history = _history(path)
+        history.append({"version": len(history) + 1, "accepted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "source": source, "declared": declared, "diff": diff, "columns": columns})
+        atomic.write_text(path, json.dumps({"table": path.stem, "versions": history}, indent=2, default=str))

@@ -16,20 +16,24 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from mining import atomic
 from mining.catalog import Catalog, member
+from mining.charter import CLASSIFICATION, task_of
 from mining.data import demo
+from mining.data.files import REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas
+from mining.data.sources import BUILTIN_DEMO, open_source, read_demo
 from mining.ingest import encryption, store
 from mining.ingest import schema as sch
 from mining.ingest.contract import VERSION_COLUMN, Resolved, accept, extend, resolve
 from mining.ingest.encryption import Keys
-from mining.data.files import REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas
 from mining.ingest.outliers import fences_of
 from mining.ingest.privacy import pseudonymise, pseudonymiser
 from mining.ingest.profile import profile_files
-from mining.data.remote import redact
-from mining.data.sources import BUILTIN_DEMO, open_source, read_demo
 from mining.lineage import content_hash, git_commit
 from mining.params import Params
+from mining.reports import write_json
+from mining.secrets import redact_text
+
 
 @dataclass
 class IngestResult:
@@ -103,7 +107,7 @@ def entity_schema(params: Params, charter: dict, df: pd.DataFrame) -> dict[str, 
         declared.setdefault(key, {"type": "string"})["required"] = True
     if data.get("id_column"):
         declared[data["id_column"]]["unique"] = True
-    if charter["task"]["type"] == "classification":
+    if task_of(charter) == CLASSIFICATION:
         declared.setdefault(data["target"], {"type": "string"})["required"] = True
     if data.get("split_column"):
         declared[data["split_column"]].update(type="category", allowed=["train", "test"])
@@ -135,21 +139,18 @@ def validate_frames(params: Params, charter: dict, tables: dict[str, pd.DataFram
 def ingest(params: Params, charter: dict, out: Path | None = None) -> IngestResult:
     """Read, validate, reconcile and write the source chunk by chunk into `out` (data/interim).
 
-    Everything is written to a staging folder first and published by one rename once every check
-    and gate has passed: a failed run (IngestError) leaves the previous output as it was."""
+    Everything is written to a staging folder of this run's own first and published by an atomic
+    folder exchange once every check and gate has passed: a failed or killed run leaves the previous
+    output as it was, and a reader sees the old output or the new one, never neither."""
     out = out or Catalog(params.root)["interim"]
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = atomic.staging_dir(out)
     try:
         result = _ingest_into(staging, params, charter)
         _write_reports(staging, result, params)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
+    atomic.publish_dir(staging, out)
     result.out = out
     Catalog(params.root)["schemas"].mkdir(parents=True, exist_ok=True)  # the stage's persistent output, even when empty
     for contract in result.contracts.values():
@@ -179,10 +180,10 @@ def _ingest_into(staging: Path, params: Params, charter: dict) -> IngestResult:
     else:
         fmt = {"delimiter": data.get("delimiter", ","), "encoding": data.get("encoding", "utf-8")}
         chunks, lin = open_source(data["source"], params.root, query=data.get("query"), **fmt)
-        sources, lineage = {"entities": (chunks, redact(data["source"]))}, [lin]
+        sources, lineage = {"entities": (chunks, redact_text(data["source"]))}, [lin]
         if data["events"].get("source"):
             chunks, lin_ev = open_source(data["events"]["source"], params.root, **fmt)
-            sources["events"] = (chunks, redact(data["events"]["source"]))
+            sources["events"] = (chunks, redact_text(data["events"]["source"]))
             lineage.append(lin_ev)
     privacy = cfg["pseudonymise"]
     allowed = set(charter.get("personal_data_allowed") or [])
@@ -199,6 +200,10 @@ def _ingest_into(staging: Path, params: Params, charter: dict) -> IngestResult:
         runs["entities"] = _stream_table(
             "entities", chunks, lambda first: _entity_contract(params, charter, first, registry, source),
             writer, quarantine, personal, pseudonym)
+        unknown = [c for c in data["sensitive_features"] if c not in runs["entities"].contract.schema]
+        if unknown:  # the bias audit could not hold them: stop here, not with a silent pass later
+            raise IngestError(f"{source}: data.sensitive_features names {unknown}, not columns of the source "
+                              f"(columns: {sorted(runs['entities'].contract.schema)})")
         if cfg["outliers"]["action"] == "quarantine":
             roles = {data.get(k) for k in ("id_column", "target", "time_column", "split_column")}
             _quarantine_outliers(staging / member("entities"), runs["entities"], cfg["outliers"], roles, quarantine, t_keys)
@@ -350,7 +355,7 @@ def _quarantine_outliers(folder: Path, run: _TableRun, cfg: dict, roles: set,
 
 def _write_reports(out: Path, result: IngestResult, params: Params) -> None:
     """The schema, profile and lineage next to the data."""
-    (out / member("ingest_schema")).write_text(json.dumps(result.schema, indent=2, default=str))
+    write_json(out / member("ingest_schema"), result.schema)
     with ThreadPoolExecutor(max_workers=1) as pool:  # output hashes read the files while the profile computes
         hashes = {name: pool.submit(content_hash, out / name) for name in result.schema}
         cfg = params["ingest"]["outliers"]
@@ -363,10 +368,10 @@ def _write_reports(out: Path, result: IngestResult, params: Params) -> None:
     outputs = {name: {"path": cat.relative(cat[name]), "rows": result.counts[name]["rows_valid"],
                       "files": len(store.files(out / name)), "sha256": hashes[name].result()}
                for name in result.schema}
-    (out / member("ingest_lineage")).write_text(json.dumps({
+    write_json(out / member("ingest_lineage"), {
         "sources": result.lineage, "outputs": outputs, "counts": result.counts, "schema_contracts": contracts,
         "pseudonymised": result.pseudonymised, "code": git_commit(params.root),
-        "params": {"data": params["data"], "ingest": params["ingest"]}}, indent=2, default=str))
+        "params": {"data": params["data"], "ingest": params["ingest"]}})
 
 
 def read_lineage(params: Params) -> dict:
@@ -376,6 +381,13 @@ def read_lineage(params: Params) -> dict:
 
 def read_profile(params: Params) -> pd.DataFrame:
     return pd.read_csv(Catalog(params.root)["profile"])
+
+
+def quarantine_sample(result: IngestResult, rows: int = 20) -> pd.DataFrame:
+    """Where quarantined rows come from and why, for the report: never their values (the quarantine
+    keeps raw, un-pseudonymised records; reviewers see counts and reasons, the file and row to look up)."""
+    sample = result.quarantine.head(rows)
+    return sample[[c for c in ("table", "source", "row", "reasons") if c in sample.columns]]
 
 
 def security_note(params: Params, result: IngestResult) -> str:

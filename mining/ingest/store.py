@@ -18,9 +18,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from mining.data.files import REJECTED_COLUMNS
 from mining.ingest.contract import VERSION_COLUMN
 from mining.ingest.encryption import Keys
-from mining.data.files import REJECTED_COLUMNS
 from mining.ingest.schema import with_pandas_types
 
 ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "string": pa.string(),

@@ -26,10 +26,11 @@ import pandas as pd
 import polars as pl
 
 from mining.catalog import member
+from mining.data.files import REJECTED_COLUMNS, concat, iter_jsonl
 from mining.ingest import schema as sch
 from mining.ingest.contract import VERSION_COLUMN, Resolved, accept, extend, resolve
-from mining.data.files import REJECTED_COLUMNS, concat, iter_jsonl
 from mining.lineage import content_hash
+from mining.locks import held, lock_for
 
 STAGING = "_staging"
 
@@ -57,11 +58,19 @@ def taken_files(out: Path) -> set[str]:
 
 def run_batch(inbox: Path, out: Path, schema: dict[str, dict], *, max_files: int | None = None,
               on_file: Callable[[Path], None] | None = None, registry: Path | None = None,
-              policy: str = "warn") -> BatchResult:
+              policy: str = "warn", wait_s: float = 300) -> BatchResult:
     """Ingest the inbox files not yet taken (oldest name first) as one published batch.
 
     `schema` declares the fields every record must have; with `registry`, other fields are
-    inferred and versioned there (see the module docstring)."""
+    inferred and versioned there (see the module docstring). Runs on one `out` take turns (a file
+    lock, waited for up to `wait_s`), so two runs never take the same file."""
+    with held(lock_for(out), f"stream ingestion into {out}", wait_s=wait_s):
+        return _run_batch(inbox, out, schema, max_files=max_files, on_file=on_file, registry=registry,
+                          policy=policy)
+
+
+def _run_batch(inbox: Path, out: Path, schema: dict[str, dict], *, max_files: int | None,
+               on_file: Callable[[Path], None] | None, registry: Path | None, policy: str) -> BatchResult:
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / STAGING, ignore_errors=True)  # a killed run's unpublished batch
     done = taken_files(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mining import atomic
 from mining.catalog import Catalog
 from mining.params import Params
 from mining.reports import read_json, write_json
@@ -13,7 +14,7 @@ from mining.reports import read_json, write_json
 def write_findings(params: Params, drift: pd.DataFrame, findings: dict) -> None:
     cat = Catalog(params.root)
     cat["monitoring"].mkdir(parents=True, exist_ok=True)
-    drift.to_csv(cat["feature_drift"], index=False)
+    atomic.save(cat["feature_drift"], lambda p: drift.to_csv(p, index=False))
     write_json(cat["findings"], findings)
 
 

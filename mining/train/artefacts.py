@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import joblib
 import pandas as pd
 
+from mining import atomic
 from mining.catalog import Catalog
 from mining.charter import CLASSIFICATION, SEGMENTATION
 from mining.features.store import inputs
@@ -22,10 +23,11 @@ if TYPE_CHECKING:  # a type hint only: readers of the artefacts need not import 
 def save(params: Params, result: SearchResult, definitions: dict, train: pd.DataFrame, device: str) -> dict:
     cat = Catalog(params.root)
     cat["candidate"].mkdir(parents=True, exist_ok=True)
-    joblib.dump(result.model, cat["model"])
-    result.leaderboard.to_csv(cat["leaderboard"], index=False)
-    result.trials.to_csv(cat["trials"], index=False)
-    pd.DataFrame({"target": train["target"].to_numpy(), "oof_score": result.oof}).to_parquet(cat["oof_scores"])
+    atomic.save(cat["model"], lambda p: joblib.dump(result.model, p))
+    atomic.save(cat["leaderboard"], lambda p: result.leaderboard.to_csv(p, index=False))
+    atomic.save(cat["trials"], lambda p: result.trials.to_csv(p, index=False))
+    oof = pd.DataFrame({"target": train["target"].to_numpy(), "oof_score": result.oof})
+    atomic.save(cat["oof_scores"], oof.to_parquet)
     meta = {
         "task": CLASSIFICATION, "model": result.best_name, "why": result.why, "inputs": inputs(definitions), "cv_scheme": result.scheme,
         "train_rows": len(train), "train_positive_rate": float(train["target"].mean()),
@@ -41,6 +43,11 @@ def save(params: Params, result: SearchResult, definitions: dict, train: pd.Data
 def load(params: Params) -> tuple[object, dict]:
     cat = Catalog(params.root)
     return joblib.load(cat["model"]), read_json(cat["model_metadata"])
+
+
+def load_metadata(params: Params) -> dict:
+    """Task, model type and version, params, hashes and code version of the trained model."""
+    return read_json(Catalog(params.root)["model_metadata"])
 
 
 def load_oof(params: Params) -> pd.DataFrame:
@@ -62,11 +69,11 @@ def save_segmentation(params: Params, seg, definitions: dict, train: pd.DataFram
     """The segmentation path's artefacts, in the same places as the classifier's."""
     cat = Catalog(params.root)
     cat["candidate"].mkdir(parents=True, exist_ok=True)
-    joblib.dump(seg.model, cat["model"])
-    seg.candidates.to_csv(cat["leaderboard"], index=False)
-    profile.to_csv(cat["segment_profiles"], index=False)
+    atomic.save(cat["model"], lambda p: joblib.dump(seg.model, p))
+    atomic.save(cat["leaderboard"], lambda p: seg.candidates.to_csv(p, index=False))
+    atomic.save(cat["segment_profiles"], lambda p: profile.to_csv(p, index=False))
     cat["search"].mkdir(parents=True, exist_ok=True)  # the stage's persistent search output: every fit tried
-    seg.candidates.to_csv(cat["segmentation_fits"], index=False)
+    atomic.save(cat["segmentation_fits"], lambda p: seg.candidates.to_csv(p, index=False))
     meta = {
         "task": SEGMENTATION, "model": f"{seg.method}-k{seg.k}", "inputs": inputs(definitions),
         "why": "best silhouette over every method and k in params/train.yaml: segmentation",

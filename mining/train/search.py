@@ -13,7 +13,8 @@ import hashlib
 import io
 import json
 import time
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -30,8 +31,11 @@ from mining.train.candidates import INTERPRETABILITY, build_candidate
 from mining.train.space import suggest
 
 METRICS = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}
+HEARTBEAT_S, GRACE_S = 1, 4  # a running trial records a heartbeat each second; silent for 4 s: its run died
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+# heartbeats are "experimental" in Optuna 4 (since 2.9); their notice is not for reports
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
 @dataclass
@@ -94,7 +98,8 @@ class Search:
         self.storage = None
         if cfg.storage_dir:
             cfg.storage_dir.mkdir(parents=True, exist_ok=True)
-            self.storage = optuna.storages.RDBStorage(f"sqlite:///{cfg.storage_dir / member('optuna_db')}")
+            self.storage = optuna.storages.RDBStorage(f"sqlite:///{cfg.storage_dir / member('optuna_db')}",
+                                                      heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
             self.oof_dir = cfg.storage_dir / "oof" / key
             self.oof_dir.mkdir(parents=True, exist_ok=True)
         self._oof: dict[tuple[str, int], np.ndarray] = {}
@@ -168,8 +173,8 @@ class Search:
             study_name=f"{self.key}-{name}", storage=self.storage, direction="maximize", load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=self.cfg.seed, n_startup_trials=5, multivariate=True),
             pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
-        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)  # killed mid-trial
+        if self.storage is not None:  # a killed run's trials stop beating: fail those, leave a live search's alone
+            optuna.storages.fail_stale_trials(study)
         return study
 
     @staticmethod

@@ -19,6 +19,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from mining.catalog import Catalog
+from mining.secrets import redact, redact_text
 
 for _name in ("mlflow", "alembic"):
     logging.getLogger(_name).setLevel(logging.ERROR)
@@ -29,6 +30,7 @@ def tracking_uri(configured: str | None, root: Path) -> str:
 
 
 def _params(d: dict, prefix: str = "") -> list[Param]:
+    d = redact(d)
     return [Param(f"{prefix}{k}", json.dumps(v, default=str)[:6000] if isinstance(v, (dict, list)) else str(v))
             for k, v in d.items()]
 
@@ -43,7 +45,7 @@ class Tracker:
         exp = self.client.get_experiment_by_name(experiment)
         self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(
             experiment, artifact_location=Catalog(root)["mlflow_artifacts"].as_uri() if uri.startswith("sqlite") else None)
-        self.tags = {k: str(v) for k, v in tags.items()}
+        self.tags = {k: redact_text(str(v)) for k, v in tags.items()}
         self.parent = None
 
     def start(self, run_name: str, params: dict) -> str:
