@@ -78,6 +78,8 @@ def _entries() -> dict[str, Artefact]:
         "serving_approval": A("models/serving/approval.json", "deploy", "the governance approval it is served under"),
         "openapi": A("models/serving/openapi.json", "deploy", "the API contract"),
         "latency": A("models/serving/latency.json", "deploy", "single-row latency percentiles"),
+        "api_keys": A("data/keys/api_keys.sqlite", "deploy", "hashed API keys and their scopes (`mining keys`)",
+                      dvc=False),
         # 07 monitor
         "monitoring": A("data/monitoring", "monitor", "drift, quality and decay findings", out=True),
         "feature_drift": A("data/monitoring/feature_drift.csv", "monitor", "PSI / KS per input"),

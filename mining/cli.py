@@ -26,7 +26,17 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("strip", help="write output-free copies of the notebooks to build/notebooks (DVC deps)")
     sub.add_parser("stream", help="ingest the new JSON-lines files of ingest.stream.inbox as one micro-batch")
     sub.add_parser("kafka", help="poll ingest.stream.kafka.topic into the stream inbox (then run `mining stream`)")
+    keys = sub.add_parser("keys", help="API keys of the scoring API (stored hashed; a new key is printed once)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    add = keys_sub.add_parser("add", help="a new key for APP with the given scopes")
+    add.add_argument("app")
+    add.add_argument("--scopes", required=True, help="comma-separated: predict, explain, admin")
+    keys_sub.add_parser("list", help="apps holding a key, their scopes and when the key was made")
+    revoke = keys_sub.add_parser("revoke", help="remove APP's key")
+    revoke.add_argument("app")
     args = parser.parse_args(argv)
+    if args.command == "keys":
+        return keys_command(args)
     if args.command == "stream":
         return stream_once()
     if args.command == "kafka":
@@ -44,6 +54,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mining: {redact_text(str(exc))}", file=sys.stderr)
         return 1
     print(f"{args.stage}: report {result.report.relative_to(root)}")
+    return 0
+
+
+def keys_command(args: argparse.Namespace) -> int:
+    """`mining keys add|list|revoke` on the project's key store (params/deploy.yaml keys_url)."""
+    from mining.deploy.api import key_store
+    from mining.deploy.keys import KeyRefused
+
+    store = key_store(load_params(root=project_root()))
+    if args.keys_command == "add":
+        try:
+            key = store.add(args.app, [s.strip() for s in args.scopes.split(",") if s.strip()])
+        except KeyRefused as exc:
+            print(f"mining: {exc}", file=sys.stderr)
+            return 1
+        print(f"key for {args.app} (shown once; send it as the X-API-Key header):\n{key}")
+    elif args.keys_command == "list":
+        for row in store.apps():
+            print(f"{row['app']}\t{row['scopes']}\t{row['created_at']}")
+    elif not store.revoke(args.app):
+        print(f"mining: no key for {args.app}", file=sys.stderr)
+        return 1
     return 0
 
 

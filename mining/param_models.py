@@ -267,6 +267,8 @@ class Deploy(Strict):
     latency_requests: Annotated[int, Field(gt=0)]
     host: str
     port: Annotated[int, Field(gt=0, lt=65536)]
+    auth: bool
+    keys_url: Url | None
 
 
 class DemoDrift(Strict):

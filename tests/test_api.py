@@ -1,4 +1,3 @@
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,7 +5,7 @@ from fastapi.testclient import TestClient
 
 from mining.catalog import member
 from mining.deploy.api import create_app, records_from_frame
-from mining.deploy.bundle import input_schema
+from mining.deploy.bundle import input_schema, pack
 from mining.reports import write_json
 from mining.train.candidates import build_candidate
 
@@ -18,19 +17,22 @@ DEFS = {"features": [
 ], "imputation": {}, "roles": {"id": "customer_id"}}
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
+def approved_bundle(d):
+    """A classifier bundle in folder `d`, approved for its version abc123."""
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"n_events_30d": rng.poisson(3, 300).astype(float), "income": rng.normal(50, 10, 300),
                       "plan": rng.choice(["basic", "plus"], 300)})
     y = (X["n_events_30d"] < 2).astype(int)
     model = build_candidate("logreg", {}, DEFS, seed=0, n_jobs=1, class_weight=None).fit(X, y)
-    d = tmp_path_factory.mktemp("bundle")
-    joblib.dump(model, d / member("serving_model"))
-    write_json(d / member("serving_approval"), {"model_version": "abc123", "automatic_checks_passed": True})
-    write_json(d / member("serving_info"), {"task": "classification", "model_version": "abc123", "model_type": "logreg", "threshold": 0.5,
-                                   "id_column": "customer_id", "inputs": input_schema(DEFS)})
-    return TestClient(create_app(d))
+    pack(d, model, {"task": "classification", "model_version": "abc123", "model_type": "logreg", "threshold": 0.5,
+                    "id_column": "customer_id", "inputs": input_schema(DEFS)},
+         {"model_version": "abc123", "automatic_checks_passed": True})
+    return d
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    return TestClient(create_app(approved_bundle(tmp_path_factory.mktemp("bundle"))))
 
 
 def test_valid_request_is_scored(client):

@@ -53,7 +53,7 @@ def test_approval_is_blocked_by_a_failed_gate_or_an_open_finding():
         "open_findings": ["zip_code"]}
 
 
-def holdout(groups: dict[str, int], seed: int = 0) -> "pd.DataFrame":
+def holdout(groups: dict[str, int], seed: int = 0):
     import numpy as np
     import pandas as pd
 

@@ -1,4 +1,3 @@
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,13 +5,11 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sklearn.datasets import make_blobs
 
-from mining.catalog import member
 from mining.deploy.api import create_app, records_from_frame
-from mining.deploy.bundle import input_schema
+from mining.deploy.bundle import input_schema, pack
 from mining.enterprise.warehouse import export_table, redacted, warehouse_url
 from mining.evaluate.segments import composition, separation, share_stability
 from mining.govern.bias_audit import audit_segments
-from mining.reports import write_json
 from mining.train.segment import profiles, search_segments
 
 DEFS = {"features": [{"name": f"x{i}", "kind": "numeric", "encoding": "none", "missing_share": 0.0,
@@ -77,10 +74,9 @@ def test_the_api_serves_segments(tmp_path, blobs):
     df, _ = blobs
     seg = search_segments(df[["x0", "x1", "x2", "plan", "zip"]], DEFS, k_min=3, k_max=3, methods=["kmeans"],
                           sample=500, seed=0)
-    joblib.dump(seg.model, tmp_path / member("serving_model"))
-    write_json(tmp_path / member("serving_approval"), {"model_version": "s1", "automatic_checks_passed": True})
-    write_json(tmp_path / member("serving_info"), {"task": "segmentation", "model_version": "s1", "model_type": "kmeans-k3",
-                                          "threshold": None, "id_column": "id", "inputs": input_schema(DEFS)})
+    pack(tmp_path, seg.model, {"task": "segmentation", "model_version": "s1", "model_type": "kmeans-k3",
+                               "threshold": None, "id_column": "id", "inputs": input_schema(DEFS)},
+         {"model_version": "s1", "automatic_checks_passed": True})
     client = TestClient(create_app(tmp_path))
     recs = records_from_frame(df[["x0", "x1", "x2", "plan", "zip"]].head(3))
     r = client.post("/v1/predict", json={"records": recs, "ids": ["a", "b", "c"]})

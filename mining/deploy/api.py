@@ -1,23 +1,27 @@
-"""FastAPI app over a serving bundle: `/v1/predict` with strict input validation.
+"""FastAPI app over a serving bundle: `/v1/predict` with strict input validation, behind API keys.
 
 Stateless: everything it needs is read from the bundle at start-up, so replicas scale sideways.
-A bundle without a passing governance approval for its model version is refused at start-up.
-Run it with `make serve` (uvicorn, bundle from $MINING_BUNDLE or models/serving).
+At start-up a bundle is refused when it has no passing governance approval for its model version
+or when its model file differs from what deploy recorded (never unpickled then). Every call but
+`/v1/health` needs an `X-API-Key` whose scopes cover it (401 without a known key, 403 outside its
+scopes). Run it with `make serve` (uvicorn, bundle from $MINING_BUNDLE or models/serving), which
+refuses to start without a key unless `deploy.auth: false` says so.
 """
 
-
+import logging
 import os
 from pathlib import Path
 from typing import Any, Optional, Union
 
-import joblib
 import pandas as pd
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, Header, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from mining.catalog import ARTEFACTS, member
+from mining.catalog import ARTEFACTS, Catalog, member
 from mining.charter import SEGMENTATION, task_of
-from mining.deploy.bundle import check_approval
+from mining.deploy.bundle import check_approval, load_model
+from mining.deploy.keys import KeyStore
+from mining.params import load_params, project_root
 from mining.reports import read_json
 
 MAX_BATCH = 1000
@@ -34,13 +38,32 @@ def record_model(inputs: dict[str, dict]) -> type[BaseModel]:
     return create_model("Record", __config__=ConfigDict(extra="forbid"), **fields)
 
 
-def create_app(bundle_dir: Union[str, Path]) -> FastAPI:
+def authorized(keys: KeyStore | None, scope: str):
+    """A dependency: the calling app's name, or 401 (no or unknown key) / 403 (scope not granted)."""
+    def caller(x_api_key: Optional[str] = Header(None, description="the key `mining keys add` printed"),
+               x_purpose: Optional[str] = Header(None, description="why this call is made (recorded)")) -> str:
+        if keys is None:
+            return "anonymous"
+        if not x_api_key:
+            raise HTTPException(401, "missing X-API-Key header", headers={"WWW-Authenticate": "API-Key"})
+        found = keys.lookup(x_api_key)
+        if found is None:
+            raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "API-Key"})
+        app_name, scopes = found
+        if scope not in scopes:
+            raise HTTPException(403, f"the key of {app_name} lacks scope {scope!r} (it has {sorted(scopes)})")
+        return app_name
+    return Depends(caller)
+
+
+def create_app(bundle_dir: Union[str, Path], keys: KeyStore | None = None) -> FastAPI:
+    """The API over one bundle; `keys` None serves without authentication (`deploy.auth: false`)."""
     bundle_dir = Path(bundle_dir)
     info = read_json(bundle_dir / member("serving_info"))
     approval_file = bundle_dir / member("serving_approval")
     check_approval(read_json(approval_file) if approval_file.exists() else None, info["model_version"],
                    str(approval_file))
-    model = joblib.load(bundle_dir / member("serving_model"))
+    model = load_model(bundle_dir, info)
     Record = record_model(info["inputs"])
     columns = list(info["inputs"])
     id_field = info.get("id_column")
@@ -71,11 +94,11 @@ def create_app(bundle_dir: Union[str, Path]) -> FastAPI:
         return {"status": "ok", "model_version": info["model_version"]}
 
     @app.get("/v1/model")
-    def model_info() -> dict:
+    def model_info(caller: str = authorized(keys, "predict")) -> dict:
         return {k: info.get(k) for k in ("task", "model_version", "model_type", "threshold")} | {"inputs": columns}
 
     @app.post("/v1/predict", response_model=PredictResponse, response_model_exclude_none=True)
-    def predict(req: PredictRequest) -> PredictResponse:
+    def predict(req: PredictRequest, caller: str = authorized(keys, "predict")) -> PredictResponse:
         if req.ids is not None and len(req.ids) != len(req.records):
             raise HTTPException(422, detail=[{"loc": ["body", "ids"], "type": "value_error",
                                               "msg": f"{len(req.ids)} ids for {len(req.records)} records"}])
@@ -92,9 +115,23 @@ def create_app(bundle_dir: Union[str, Path]) -> FastAPI:
     return app
 
 
+def key_store(params) -> KeyStore:
+    """The project's key store: `deploy.keys_url`, else the catalog's SQLite file."""
+    return KeyStore(params["deploy"]["keys_url"] or f"sqlite:///{Catalog(params.root)['api_keys']}")
+
+
 def app_from_env() -> FastAPI:
-    """uvicorn factory: `uvicorn --factory mining.deploy.api:app_from_env`."""
-    return create_app(os.environ.get("MINING_BUNDLE", ARTEFACTS["serving"].path))
+    """uvicorn factory: `uvicorn --factory mining.deploy.api:app_from_env` (what `make serve` runs)."""
+    params = load_params(root=project_root())
+    bundle = os.environ.get("MINING_BUNDLE", str(params.path(ARTEFACTS["serving"].path)))
+    if not params["deploy"]["auth"]:
+        logging.getLogger("uvicorn.error").warning("deploy.auth is false: the API answers anyone, without a key")
+        return create_app(bundle)
+    keys = key_store(params)
+    if not keys.apps():
+        raise RuntimeError("no API key yet: create one with `mining keys add APP --scopes predict` "
+                           "(or set deploy.auth: false in params/deploy.yaml to serve without keys)")
+    return create_app(bundle, keys)
 
 
 def records_from_frame(df: pd.DataFrame) -> list[dict]:

@@ -18,8 +18,13 @@ import joblib
 from mining import atomic
 from mining.catalog import Catalog, member, report
 from mining.charter import CLASSIFICATION, task_of
+from mining.lineage import content_hash
 from mining.reports import read_json, write_json
 from mining.train.candidates import for_serving
+
+
+class Tampered(RuntimeError):
+    """A bundle file differs from what deploy recorded: it is refused, never unpickled."""
 
 
 class NotApproved(RuntimeError):
@@ -77,25 +82,42 @@ def write_bundle(root: Path, definitions: dict, meta: dict) -> Path:
     out = cat["serving"]
     staging = atomic.staging_dir(out)
     try:
-        with atomic.writing(staging / member("serving_model")) as tmp:
-            joblib.dump(for_serving(joblib.load(cat["model"])), tmp)
         threshold = read_json(cat["threshold"])["threshold"] if task == CLASSIFICATION else None
-        write_json(staging / member("serving_info"), {
+        pack(staging, for_serving(joblib.load(cat["model"])), {
             "task": task, "model_version": version, "model_type": meta["model"],
             "threshold": threshold, "id_column": definitions["roles"]["id"],
             "inputs": input_schema(definitions),
-        })
-        write_json(staging / member("serving_approval"), approval)
+        }, approval)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return atomic.publish_dir(staging, out)
 
 
+def pack(folder: Path, model, info: dict, approval: dict) -> None:
+    """A bundle's files: the model, its description with the model file's sha256, the approval."""
+    with atomic.writing(folder / member("serving_model")) as tmp:
+        joblib.dump(model, tmp)
+    files = {member("serving_model"): content_hash(folder / member("serving_model"))}
+    write_json(folder / member("serving_info"), {**info, "files": files})
+    write_json(folder / member("serving_approval"), approval)
+
+
+def load_model(folder: Path, info: dict):
+    """The bundle's model, unpickled only once its file matches the sha256 deploy recorded."""
+    name = member("serving_model")
+    recorded, actual = (info.get("files") or {}).get(name), content_hash(folder / name)
+    if recorded != actual:
+        raise Tampered(f"{folder / name}: sha256 {actual[:12]} differs from the bundle's record "
+                       f"({(recorded or 'none')[:12]}): the file changed after deploy; refusing to load it")
+    return joblib.load(folder / name)
+
+
 def load_bundle(root: Path) -> tuple[object, dict]:
-    """The serving model and its bundle description, as the API loads them."""
+    """The serving model (its file checked) and its bundle description, as the API loads them."""
     cat = Catalog(root)
-    return joblib.load(cat["serving_model"]), read_json(cat["serving_info"])
+    info = read_json(cat["serving_info"])
+    return load_model(cat["serving"], info), info
 
 
 def write_contract(root: Path, openapi: dict, latency: dict) -> None:

@@ -1,0 +1,80 @@
+"""API keys and scopes, and a bundle that was changed after deploy."""
+
+import pickle
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mining.catalog import member
+from mining.cli import main
+from mining.deploy.api import create_app
+from mining.deploy.bundle import Tampered
+from mining.deploy.keys import KeyRefused, KeyStore
+from tests.test_api import approved_bundle
+
+
+@pytest.fixture
+def keys(tmp_path):
+    return KeyStore(f"sqlite:///{tmp_path / 'keys.sqlite'}")
+
+
+@pytest.fixture
+def bundle(tmp_path_factory):
+    return approved_bundle(tmp_path_factory.mktemp("bundle"))
+
+
+RECORD = {"n_events_30d": 1, "income": 50.0, "plan": "basic"}
+
+
+def test_keys_are_stored_hashed_and_shown_once(keys, tmp_path):
+    key = keys.add("crm", ["predict"])
+    assert key.startswith("mk_") and len(key) > 40
+    assert key.encode() not in (tmp_path / "keys.sqlite").read_bytes()
+    assert keys.lookup(key) == ("crm", frozenset({"predict"})) and keys.lookup("mk_nope") is None
+    with pytest.raises(KeyRefused, match="already has a key"):
+        keys.add("crm", ["predict"])
+    with pytest.raises(KeyRefused, match=r"scopes \['delete'\]"):
+        keys.add("bi", ["delete"])
+
+
+def test_no_key_or_an_unknown_key_is_401_and_a_key_outside_its_scope_is_403(keys, bundle):
+    predict, explain_only = keys.add("crm", ["predict"]), keys.add("audit", ["explain"])
+    client = TestClient(create_app(bundle, keys))
+    body = {"records": [RECORD]}
+    assert client.post("/v1/predict", json=body).status_code == 401
+    assert client.post("/v1/predict", json=body, headers={"X-API-Key": "mk_forged"}).status_code == 401
+    denied = client.post("/v1/predict", json=body, headers={"X-API-Key": explain_only})
+    assert denied.status_code == 403 and "lacks scope 'predict'" in denied.json()["detail"]
+    ok = client.post("/v1/predict", json=body, headers={"X-API-Key": predict, "X-Purpose": "retention call list"})
+    assert ok.status_code == 200 and 0 <= ok.json()["predictions"][0]["score"] <= 1
+    assert client.get("/v1/health").status_code == 200  # health stays open for load balancers
+    keys.revoke("crm")
+    assert client.post("/v1/predict", json=body, headers={"X-API-Key": predict}).status_code == 401
+
+
+def test_a_model_file_changed_after_deploy_is_refused_and_never_unpickled(bundle, tmp_path):
+    class Boom:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "pwned"), "w"))
+
+    (bundle / member("serving_model")).write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(Tampered, match=rf"{member('serving_model')}: sha256 .* differs from the bundle's record"):
+        create_app(bundle)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_the_keys_command_prints_a_key_once(tmp_path, monkeypatch, capsys):
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "params", tmp_path / "params")
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.setenv("MINING_PROJECT_ROOT", str(tmp_path))
+    assert main(["keys", "add", "crm", "--scopes", "predict,explain"]) == 0
+    key = capsys.readouterr().out.strip().splitlines()[-1]
+    assert key.startswith("mk_")
+    assert main(["keys", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "crm" in listed and "explain,predict" in listed and key not in listed
+    assert main(["keys", "add", "bi", "--scopes", "delete"]) == 1
