@@ -269,6 +269,8 @@ class Deploy(Strict):
     port: Annotated[int, Field(gt=0, lt=65536)]
     auth: bool
     keys_url: Url | None
+    rate_limit_per_minute: Annotated[int, Field(gt=0)]
+    redis_url: Url | None
 
 
 class DemoDrift(Strict):

@@ -4,7 +4,8 @@ Stateless: everything it needs is read from the bundle at start-up, so replicas 
 At start-up a bundle is refused when it has no passing governance approval for its model version
 or when its model file differs from what deploy recorded (never unpickled then). Every call but
 `/v1/health` needs an `X-API-Key` whose scopes cover it (401 without a known key, 403 outside its
-scopes). Run it with `make serve` (uvicorn, bundle from $MINING_BUNDLE or models/serving), which
+scopes) and within its requests per minute (429 with Retry-After; counted in Redis by
+`deploy.redis_url`, so replicas share it). Run it with `make serve` (uvicorn, bundle from $MINING_BUNDLE or models/serving), which
 refuses to start without a key unless `deploy.auth: false` says so.
 """
 
@@ -21,6 +22,7 @@ from mining.catalog import ARTEFACTS, Catalog, member
 from mining.charter import SEGMENTATION, task_of
 from mining.deploy.bundle import check_approval, load_model
 from mining.deploy.keys import KeyStore
+from mining.deploy.ratelimit import RateLimit
 from mining.params import load_params, project_root
 from mining.reports import read_json
 
@@ -38,8 +40,9 @@ def record_model(inputs: dict[str, dict]) -> type[BaseModel]:
     return create_model("Record", __config__=ConfigDict(extra="forbid"), **fields)
 
 
-def authorized(keys: KeyStore | None, scope: str):
-    """A dependency: the calling app's name, or 401 (no or unknown key) / 403 (scope not granted)."""
+def authorized(keys: KeyStore | None, scope: str, limit: RateLimit | None = None):
+    """A dependency: the calling app's name, or 401 (no or unknown key) / 403 (scope not granted) /
+    429 with Retry-After (the key's requests per minute used up)."""
     def caller(x_api_key: Optional[str] = Header(None, description="the key `mining keys add` printed"),
                x_purpose: Optional[str] = Header(None, description="why this call is made (recorded)")) -> str:
         if keys is None:
@@ -52,12 +55,17 @@ def authorized(keys: KeyStore | None, scope: str):
         app_name, scopes = found
         if scope not in scopes:
             raise HTTPException(403, f"the key of {app_name} lacks scope {scope!r} (it has {sorted(scopes)})")
+        wait = limit.wait_s(app_name) if limit is not None else 0
+        if wait:
+            raise HTTPException(429, f"rate limit of {limit.item} for {app_name} reached; retry in {wait} s",
+                                headers={"Retry-After": str(wait)})
         return app_name
     return Depends(caller)
 
 
-def create_app(bundle_dir: Union[str, Path], keys: KeyStore | None = None) -> FastAPI:
-    """The API over one bundle; `keys` None serves without authentication (`deploy.auth: false`)."""
+def create_app(bundle_dir: Union[str, Path], keys: KeyStore | None = None, limit: RateLimit | None = None) -> FastAPI:
+    """The API over one bundle; `keys` None serves without authentication (`deploy.auth: false`),
+    `limit` None without a rate limit."""
     bundle_dir = Path(bundle_dir)
     info = read_json(bundle_dir / member("serving_info"))
     approval_file = bundle_dir / member("serving_approval")
@@ -94,11 +102,11 @@ def create_app(bundle_dir: Union[str, Path], keys: KeyStore | None = None) -> Fa
         return {"status": "ok", "model_version": info["model_version"]}
 
     @app.get("/v1/model")
-    def model_info(caller: str = authorized(keys, "predict")) -> dict:
+    def model_info(caller: str = authorized(keys, "predict", limit)) -> dict:
         return {k: info.get(k) for k in ("task", "model_version", "model_type", "threshold")} | {"inputs": columns}
 
     @app.post("/v1/predict", response_model=PredictResponse, response_model_exclude_none=True)
-    def predict(req: PredictRequest, caller: str = authorized(keys, "predict")) -> PredictResponse:
+    def predict(req: PredictRequest, caller: str = authorized(keys, "predict", limit)) -> PredictResponse:
         if req.ids is not None and len(req.ids) != len(req.records):
             raise HTTPException(422, detail=[{"loc": ["body", "ids"], "type": "value_error",
                                               "msg": f"{len(req.ids)} ids for {len(req.records)} records"}])
@@ -131,7 +139,7 @@ def app_from_env() -> FastAPI:
     if not keys.apps():
         raise RuntimeError("no API key yet: create one with `mining keys add APP --scopes predict` "
                            "(or set deploy.auth: false in params/deploy.yaml to serve without keys)")
-    return create_app(bundle, keys)
+    return create_app(bundle, keys, RateLimit(params["deploy"]["rate_limit_per_minute"], params["deploy"]["redis_url"]))
 
 
 def records_from_frame(df: pd.DataFrame) -> list[dict]:
