@@ -7,6 +7,7 @@ import shutil
 import socket
 from pathlib import Path
 
+import nbformat
 import pytest
 import sqlalchemy as sa
 
@@ -54,3 +55,22 @@ def postgres_url() -> str:
             pytest.fail(f"PostgreSQL is not reachable at {u.host}:{u.port or 5432}, and CI must run this test")
         pytest.skip(f"PostgreSQL is not reachable at {u.host}:{u.port or 5432} (set MINING_TEST_POSTGRES_URL)")
     return url
+
+
+def notebook(*sources: str, params: str = "overrides = {}") -> nbformat.NotebookNode:
+    """A stage notebook: the `parameters` cell, then one code cell per source, on the project's kernel."""
+    cells = [nbformat.v4.new_code_cell(params)]
+    cells[0].metadata["tags"] = ["parameters"]
+    cells += [nbformat.v4.new_code_cell(s) for s in sources]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "mining", "display_name": "Python (mining)", "language": "python"}
+    return nb
+
+
+@pytest.fixture
+def stage_project(tmp_path: Path) -> Path:
+    """A bare project (params, an empty dvc.yaml, a notebooks folder) to run one stage notebook in."""
+    (tmp_path / "notebooks").mkdir()
+    shutil.copytree(ROOT / "params", tmp_path / "params")
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    return tmp_path

@@ -1,5 +1,4 @@
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -7,25 +6,9 @@ import pytest
 
 from mining.runner import StageFailed, run_stage, strip
 from mining.stages import STAGES
+from tests.conftest import notebook
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def notebook(*sources: str, params: str = "overrides = {}") -> nbformat.NotebookNode:
-    cells = [nbformat.v4.new_code_cell(params)]
-    cells[0].metadata["tags"] = ["parameters"]
-    cells += [nbformat.v4.new_code_cell(s) for s in sources]
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "mining", "display_name": "Python (mining)", "language": "python"}
-    return nb
-
-
-@pytest.fixture
-def project(tmp_path):
-    (tmp_path / "notebooks").mkdir()
-    shutil.copytree(ROOT / "params", tmp_path / "params")
-    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
-    return tmp_path
 
 
 def external_urls(html: str) -> set[str]:
@@ -42,11 +25,11 @@ def test_strip_keeps_code_and_tags_drops_outputs():
     assert clean.cells[1].metadata == {} and clean.cells[0].metadata == {"tags": ["parameters"]}
 
 
-def test_a_stage_runs_with_overrides_and_renders_offline_html(project):
+def test_a_stage_runs_with_overrides_and_renders_offline_html(stage_project):
     nb = notebook("from mining.params import load_params\nP = load_params(overrides)\nprint('SOURCE', P['data']['source'])",
                   "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()")
-    nbformat.write(nb, project / "notebooks" / f"{STAGES['scope']}.ipynb")
-    run = run_stage("scope", project, {"data.source": "x.csv"})
+    nbformat.write(nb, stage_project / "notebooks" / f"{STAGES['scope']}.ipynb")
+    run = run_stage("scope", stage_project, {"data.source": "x.csv"})
     html = run.report.read_text()
     assert "SOURCE x.csv" in html
     assert "load_params" not in html  # code hidden
@@ -54,15 +37,15 @@ def test_a_stage_runs_with_overrides_and_renders_offline_html(project):
     assert external_urls(html) == set()
 
 
-def test_a_failing_cell_fails_the_stage_and_still_leaves_the_report(project):
+def test_a_failing_cell_fails_the_stage_and_still_leaves_the_report(stage_project):
     nb = notebook("x = 1", "raise ValueError('threshold breached: 0.4 < 0.5')")
-    nbformat.write(nb, project / "notebooks" / f"{STAGES['train']}.ipynb")
+    nbformat.write(nb, stage_project / "notebooks" / f"{STAGES['train']}.ipynb")
     with pytest.raises(StageFailed, match=r"stage train failed in cell \d+ .*ValueError: threshold breached"):
-        run_stage("train", project)
-    report = project / "reports" / f"{STAGES['train']}.html"
+        run_stage("train", stage_project)
+    report = stage_project / "reports" / f"{STAGES['train']}.html"
     assert "threshold breached" in report.read_text()
 
 
-def test_unknown_stage_is_named(project):
+def test_unknown_stage_is_named(stage_project):
     with pytest.raises(KeyError, match="unknown stage 'trian'"):
-        run_stage("trian", project)
+        run_stage("trian", stage_project)

@@ -21,6 +21,7 @@ from mining.reports import read_json, write_json
 from mining.runner import StageFailed, run_stage
 from mining.secrets import SecretError, expand_env, literal_password, redact, redact_text
 from mining.train.candidates import build_candidate
+from tests.conftest import notebook
 from tests.test_stream import SCHEMA, drop
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,27 +140,8 @@ def test_two_concurrent_stream_runs_publish_every_record_exactly_once(tmp_path):
     assert SCHEMA  # the feed's declared fields
 
 
-def tiny_notebook(*sources: str) -> nbformat.NotebookNode:
-    cells = [nbformat.v4.new_code_cell("overrides = {}")]
-    cells[0].metadata["tags"] = ["parameters"]
-    cells += [nbformat.v4.new_markdown_cell("# 04 · Train"), *(nbformat.v4.new_code_cell(s) for s in sources)]
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "mining", "display_name": "Python (mining)", "language": "python"}
-    return nb
-
-
-@pytest.fixture
-def stage_project(tmp_path):
-    import shutil
-
-    (tmp_path / "notebooks").mkdir()
-    shutil.copytree(ROOT / "params", tmp_path / "params")
-    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
-    return tmp_path
-
-
 def test_a_cell_timeout_still_leaves_a_report(stage_project):
-    nbformat.write(tiny_notebook("print('started')", "import time\ntime.sleep(30)"),
+    nbformat.write(notebook("print('started')", "import time\ntime.sleep(30)"),
                    stage_project / "notebooks" / "04_train.ipynb")
     with pytest.raises(StageFailed, match=r"stage train failed in .*Timeout"):
         run_stage("train", stage_project, cell_timeout_s=2)
@@ -170,7 +152,7 @@ def test_a_cell_timeout_still_leaves_a_report(stage_project):
 
 def test_overrides_carrying_a_secret_are_masked_in_the_executed_notebook_and_report(stage_project, monkeypatch):
     monkeypatch.setenv("PGPASSWORD", "planted-Secret-42")
-    nbformat.write(tiny_notebook("import os\nprint(os.environ['PGPASSWORD'], overrides)"),
+    nbformat.write(notebook("import os\nprint(os.environ['PGPASSWORD'], overrides)"),
                    stage_project / "notebooks" / "04_train.ipynb")
     run_stage("train", stage_project, {"data.query": "SELECT 'planted-Secret-42'"})
     cat = Catalog(stage_project)
@@ -179,7 +161,7 @@ def test_overrides_carrying_a_secret_are_masked_in_the_executed_notebook_and_rep
 
 
 def test_a_stage_already_running_is_named(stage_project):
-    nbformat.write(tiny_notebook("x = 1"), stage_project / "notebooks" / "04_train.ipynb")
+    nbformat.write(notebook("x = 1"), stage_project / "notebooks" / "04_train.ipynb")
     with held(Catalog(stage_project).lock("train"), "stage train"):
         with pytest.raises(Busy, match=r"stage train is already running \(pid \d+\)"):
             run_stage("train", stage_project)
@@ -197,10 +179,10 @@ def test_a_killed_stage_leaves_its_previous_report_and_notebook_whole(stage_proj
 
     cat = Catalog(stage_project)
     nb = stage_project / "notebooks" / "04_train.ipynb"
-    nbformat.write(tiny_notebook("print('first run')"), nb)
+    nbformat.write(notebook("print('first run')"), nb)
     run_stage("train", stage_project)
     before = {p: p.read_bytes() for p in (cat.report("train"), cat.executed("train"))}
-    nbformat.write(tiny_notebook("print('second run')", "import time\ntime.sleep(60)"), nb)
+    nbformat.write(notebook("print('second run')", "import time\ntime.sleep(60)"), nb)
     script = f"from pathlib import Path\nfrom mining.runner import run_stage\nrun_stage('train', Path({str(stage_project)!r}))"
     proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
     running = cat.executed("train").with_name(".04_train.running.ipynb")
@@ -210,7 +192,7 @@ def test_a_killed_stage_leaves_its_previous_report_and_notebook_whole(stage_proj
     os.killpg(proc.pid, signal.SIGKILL)  # the kernel too
     proc.wait()
     assert {p: p.read_bytes() for p in before} == before
-    nbformat.write(tiny_notebook("print('third run')"), nb)
+    nbformat.write(notebook("print('third run')"), nb)
     run_stage("train", stage_project)  # the killed run's lock went with it
     assert "third run" in cat.report("train").read_text()
 
