@@ -39,3 +39,13 @@ def test_retrain_rules_name_the_params_key_they_breach(drifted, psi, drop, reaso
     d = retrain_decision(pd.DataFrame({"drifted": drifted}), {"psi": psi}, drop, RULES)
     assert d["retrain"] == bool(reasons)
     assert [r for r in reasons if any(r in text for text in d["reasons"])] == reasons and len(d["reasons"]) == len(reasons)
+
+
+def test_realised_auc_waits_for_both_outcomes():
+    import numpy as np
+
+    from mining.monitor.decision import realised_auc
+
+    assert realised_auc(pd.Series([0, 1, 0, 1]), np.array([0.1, 0.9, 0.2, 0.8])) == 1.0
+    assert realised_auc(pd.Series([0, 0, 0]), np.array([0.1, 0.2, 0.3])) is None
+    assert realised_auc(None, np.array([0.1])) is None

@@ -14,10 +14,11 @@ import shutil
 from pathlib import Path
 
 import joblib
+import numpy as np
 
 from mining import atomic
 from mining.catalog import Catalog, member, report
-from mining.charter import CLASSIFICATION, task_of
+from mining.charter import CLASSIFICATION, SEGMENTATION, task_of
 from mining.lineage import content_hash
 from mining.reports import read_json, write_json
 from mining.train.candidates import for_serving
@@ -36,7 +37,8 @@ def approval_for(root: Path, version: str) -> dict:
     what is missing."""
     cat = Catalog(root)
     kept = f"not deployed; {cat.relative(cat['serving'])} stays as it was"
-    failed = [g["gate"] for g in read_json(cat["model_card_json"])["gates"] if not g["passed"]]
+    gates = read_json(cat["model_card_json"])["gates"]
+    failed = [g["gate"] for g in gates if not g["passed"]]
     if failed:
         raise NotApproved(f"model {version} failed its evaluation gates {failed} (see {report('evaluate')}): {kept}")
     if not cat["approval"].exists():
@@ -44,7 +46,6 @@ def approval_for(root: Path, version: str) -> dict:
                           f"govern stage first; {kept}")
     approval = read_json(cat["approval"])
     check_approval(approval, version, str(cat.relative(cat["approval"])))
-    gates = read_json(cat["model_card_json"])["gates"]
     return {**approval, "evaluation_gates": gates}
 
 
@@ -111,6 +112,11 @@ def load_model(folder: Path, info: dict):
         raise Tampered(f"{folder / name}: sha256 {actual[:12]} differs from the bundle's record "
                        f"({(recorded or 'none')[:12]}): the file changed after deploy; refusing to load it")
     return joblib.load(folder / name)
+
+
+def model_output(model, task: str, X) -> np.ndarray:
+    """What the served model answers for rows `X`: a segment per row, or the positive-class score."""
+    return model.predict(X).astype(int) if task == SEGMENTATION else model.predict_proba(X)[:, 1]
 
 
 def load_bundle(root: Path) -> tuple[object, dict]:

@@ -33,7 +33,8 @@ def digest(key: str) -> str:
 
 
 class KeyStore:
-    """Hashed keys in one table; `lookup` is what each request costs (one indexed read, cached)."""
+    """Hashed keys in one table; `lookup` is what each request costs: one indexed read, uncached, so
+    a key added or revoked by `mining keys` takes effect in running servers at once."""
 
     def __init__(self, url: str):
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
@@ -42,7 +43,6 @@ class KeyStore:
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         self.engine = sa.create_engine(expand_env(url))
         _TABLE.metadata.create_all(self.engine)
-        self._cache: dict[str, tuple[str, frozenset[str]] | None] = {}
 
     def add(self, app: str, scopes: list[str]) -> str:
         """A new key for `app` (returned once, never stored in clear)."""
@@ -60,17 +60,13 @@ class KeyStore:
     def revoke(self, app: str) -> bool:
         with self.engine.begin() as con:
             gone = con.execute(_TABLE.delete().where(_TABLE.c.app == app)).rowcount
-        self._cache.clear()
         return bool(gone)
 
     def lookup(self, key: str) -> tuple[str, frozenset[str]] | None:
         """(app, scopes) of a presented key, or None."""
-        d = digest(key)
-        if d not in self._cache:
-            with self.engine.connect() as con:
-                row = con.execute(sa.select(_TABLE.c.app, _TABLE.c.scopes).where(_TABLE.c.key_sha256 == d)).first()
-            self._cache[d] = (row.app, frozenset(row.scopes.split(","))) if row else None
-        return self._cache[d]
+        with self.engine.connect() as con:
+            row = con.execute(sa.select(_TABLE.c.app, _TABLE.c.scopes).where(_TABLE.c.key_sha256 == digest(key))).first()
+        return (row.app, frozenset(row.scopes.split(","))) if row else None
 
     def apps(self) -> list[dict]:
         with self.engine.connect() as con:

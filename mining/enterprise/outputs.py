@@ -6,7 +6,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from mining.charter import SEGMENTATION, task_of
+from mining.charter import CLASSIFICATION, SEGMENTATION, task_of
+from mining.deploy.bundle import model_output
 from mining.features.store import inputs
 
 
@@ -17,10 +18,10 @@ def charter_output(model, frame: pd.DataFrame, defs: dict, bundle: dict, version
     out = pd.DataFrame({"id": frame[id_col].astype(str) if id_col else frame.index.astype(str)})
     X = frame[inputs(defs)]
     if task_of(bundle) == SEGMENTATION:
-        out["segment"] = model.predict(X).astype(int)
+        out["segment"] = model_output(model, SEGMENTATION, X)
         out["segment_name"] = out["segment"].map(segment_names or {})
     else:
-        out["score"] = model.predict_proba(X)[:, 1]
+        out["score"] = model_output(model, CLASSIFICATION, X)
         out["flagged"] = out["score"] >= bundle["threshold"]
     out["model_version"], out["scored_at"] = version, scored_at
     return out

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+
+def realised_auc(target: pd.Series | None, scores: np.ndarray) -> float | None:
+    """ROC AUC on a window whose outcomes are in (both classes present), else None."""
+    if target is None or target.nunique() != 2:
+        return None
+    return float(roc_auc_score(target, scores))
 
 
 def auc_drop(reference_auc: float | None, current_auc: float | None) -> float | None:
