@@ -26,8 +26,8 @@ test: setup  ## unit tests and an end-to-end pipeline run on tiny demo data
 lab: setup  ## JupyterLab on the project's kernel
 	jupyter lab --notebook-dir=$(CURDIR)
 
-serve: setup  ## the scoring API over models/serving (after `make repro`)
-	uvicorn --factory mining.deploy.api:app_from_env --host 127.0.0.1 --port 8000
+serve: setup  ## the scoring API over models/serving (after `make repro`): workers, TLS, keys from params/deploy.yaml
+	mining serve
 
 lock:  ## re-resolve requirements.lock from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock

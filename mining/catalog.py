@@ -48,6 +48,8 @@ def _entries() -> dict[str, Artefact]:
         "feature_table": A("data/features/features.parquet", "features", "inputs, target, split per entity"),
         "feature_definitions": A("data/features/definitions.json", "features", "inputs, roles, exclusions"),
         "drift_baseline": A("data/features/drift_baseline.json", "features", "training distributions for drift"),
+        "online_features": A("data/features/online.sqlite", "features", "latest feature row per id (online store "
+                             "the API reads ids from) when features.online_url is null"),
         # 04 train
         "candidate": A("models/candidate", "train", "the chosen model and its search record", out=True),
         "model": A("models/candidate/model.joblib", "train", "the fitted pipeline"),
@@ -80,6 +82,12 @@ def _entries() -> dict[str, Artefact]:
         "latency": A("models/serving/latency.json", "deploy", "single-row latency percentiles"),
         "api_keys": A("data/keys/api_keys.sqlite", "deploy", "hashed API keys and their scopes (`mining keys`)",
                       dvc=False),
+        "serve_benchmark": A("benchmarks/results/serve.json", "deploy", "the last `benchmarks/serve.py` figures "
+                             "(committed; the deploy report shows them)", dvc=False),
+        "pseudonym_key": A("data/keys/pseudonym.key", "deploy", "the secret that pseudonymises ids in the inference "
+                           "log, made once when $MINING_PSEUDONYM_KEY is not set", dvc=False),
+        "inference_log": A("data/serving/inference_log.sqlite", "deploy", "every scored record (table inference_log, "
+                           "SQLite WAL) when deploy.log_url is null", dvc=False),
         # 07 monitor
         "monitoring": A("data/monitoring", "monitor", "drift, quality and decay findings", out=True),
         "feature_drift": A("data/monitoring/feature_drift.csv", "monitor", "PSI / KS per input"),

@@ -34,7 +34,19 @@ def main(argv: list[str] | None = None) -> int:
     keys_sub.add_parser("list", help="apps holding a key, their scopes and when the key was made")
     revoke = keys_sub.add_parser("revoke", help="remove APP's key")
     revoke.add_argument("app")
+    serve = sub.add_parser("serve", help="the scoring API under uvicorn, as params/deploy.yaml sets it (workers, TLS, keys)")
+    serve.add_argument("--set", dest="overrides", action="append", default=[], metavar="FILE.KEY=VALUE",
+                       help="override a value of params/FILE.yaml, e.g. deploy.workers=1 (repeatable)")
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        from mining.deploy.server import NoKey, serve as run_server
+
+        try:
+            run_server(dict(parse_override(o) for o in args.overrides))
+            return 0
+        except (NoKey, FileNotFoundError, ParamsError) as exc:
+            print(f"mining: {exc}", file=sys.stderr)
+            return 1
     if args.command == "keys":
         return keys_command(args)
     if args.command == "stream":
@@ -59,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def keys_command(args: argparse.Namespace) -> int:
     """`mining keys add|list|revoke` on the project's key store (params/deploy.yaml keys_url)."""
-    from mining.deploy.api import key_store
+    from mining.deploy.server import key_store
     from mining.deploy.keys import KeyRefused
 
     store = key_store(load_params(root=project_root()))

@@ -182,6 +182,7 @@ class Ingest(Strict):
 # features.yaml ------------------------------------------------------------------------------------
 class Features(Strict):
     windows_days: list[Annotated[int, Field(gt=0)]]
+    online_url: Url | None
     onehot_max_levels: Annotated[int, Field(gt=0)]
     use_sensitive: bool
     exclude: list[str]
@@ -267,10 +268,30 @@ class Deploy(Strict):
     latency_requests: Annotated[int, Field(gt=0)]
     host: str
     port: Annotated[int, Field(gt=0, lt=65536)]
+    workers: Annotated[int, Field(gt=0)] | None
+    tls_cert: str | None
+    tls_key: str | None
     auth: bool
     keys_url: Url | None
+    keys_cache_s: Annotated[float, Field(ge=0)]
     rate_limit_per_minute: Annotated[int, Field(gt=0)]
     redis_url: Url | None
+    cache_ttl_s: Annotated[int, Field(ge=0)]
+    cache_size: Annotated[int, Field(gt=0)]
+    log_url: Url | None
+    pseudonym_key_env: str
+    unseen_categories: Literal["other", "refuse"]
+    max_body_bytes: Annotated[int, Field(gt=0)]
+    max_records: Annotated[int, Field(gt=0)]
+    candidate: str | None
+    canary_share: Annotated[float, Field(ge=0, le=1)]
+    shadow: bool
+
+    @model_validator(mode="after")
+    def _tls_pair(self):
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both or neither")
+        return self
 
 
 class DemoDrift(Strict):

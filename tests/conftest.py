@@ -57,6 +57,20 @@ def postgres_url() -> str:
     return url
 
 
+@pytest.fixture
+def redis_url() -> str:
+    """The local Redis; skipped when unreachable, except under CI."""
+    url = os.environ.get("MINING_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    u = sa.engine.make_url(url.replace("redis://", "redis+x://", 1))
+    try:
+        socket.create_connection((u.host, u.port or 6379), timeout=1).close()
+    except OSError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is not reachable at {u.host}:{u.port or 6379}, and CI must run this test")
+        pytest.skip(f"Redis is not reachable at {u.host}:{u.port or 6379} (set MINING_TEST_REDIS_URL)")
+    return url
+
+
 def notebook(*sources: str, params: str = "overrides = {}") -> nbformat.NotebookNode:
     """A stage notebook: the `parameters` cell, then one code cell per source, on the project's kernel."""
     cells = [nbformat.v4.new_code_cell(params)]

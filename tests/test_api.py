@@ -4,7 +4,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mining.catalog import member
-from mining.deploy.api import create_app, records_from_frame
+from mining.deploy.api import create_app
+from mining.deploy.bundle import records_of
 from mining.deploy.bundle import input_schema, pack
 from mining.reports import write_json
 from mining.train.candidates import build_candidate
@@ -66,8 +67,8 @@ def test_empty_batch_is_refused_and_health_answers(client):
     assert "/v1/predict" in client.get("/openapi.json").json()["paths"]
 
 
-def test_records_from_frame_turns_nan_into_null():
-    recs = records_from_frame(pd.DataFrame({"a": [1.0, np.nan], "b": ["x", None]}))
+def test_records_of_turns_nan_into_null():
+    recs = records_of(pd.DataFrame({"a": [1.0, np.nan], "b": ["x", None]}))
     assert recs == [{"a": 1.0, "b": "x"}, {"a": None, "b": None}]
 
 

@@ -5,7 +5,10 @@ import pytest
 from mining.features.history import history_features
 from mining.features.impute import GroupMedianImputer
 from mining.features.split import assign_split
-from mining.features.table import encode_target
+from mining.features.online import OnlineStore, latest_rows
+from mining.features.table import build_table, encode_target
+from mining.params import load_params
+from tests.conftest import params_root
 
 CUTOFF = pd.Timestamp("2026-01-01")
 
@@ -86,3 +89,27 @@ def test_history_features_do_not_depend_on_event_row_order():
     ids = pd.Series([f"c{i}" for i in range(50)])
     pd.testing.assert_frame_equal(history_features(ev, ids, **kw),
                                   history_features(ev.sample(frac=1, random_state=1), ids, **kw), check_exact=True)
+
+
+def test_the_online_row_is_as_of_the_newest_event_while_the_offline_row_stays_at_the_cutoff(tmp_path):
+    params = load_params({"data.id_column": "id", "data.target": "churned", "data.positive_class": 1,
+                          "data.time_column": None, "data.split_column": None, "data.events.id_column": "id",
+                          "data.events.time_column": "t", "data.events.amount_column": "amount",
+                          "data.events.category_column": "kind", "data.events.cutoff": str(CUTOFF.date()),
+                          "data.sensitive_features": [], "features.windows_days": [30, 365]}, params_root(tmp_path))
+    entities = pd.DataFrame({"id": [f"c{i}" for i in range(40)], "plan": ["basic", "plus"] * 20,
+                             "churned": [0, 1] * 20})
+    ev = events([("c0", "2025-12-20", 10.0, "card"), ("c0", "2026-02-10", 50.0, "card"),
+                 ("c1", "2025-06-01", 5.0, "fee"), ("c2", "2026-02-01", 7.0, "card")])
+    table = build_table(params, {"task": "classification"}, entities, ev)
+    rows, as_of = latest_rows(params, entities, ev, table.definitions)
+    offline, online = table.frame.set_index("id"), rows.set_index("id")
+    assert as_of.startswith("2026-02-10")
+    assert offline.loc["c0", "n_events_365d"] == 1 and online.loc["c0", "n_events_365d"] == 2  # no future in training
+    assert offline.loc["c2", "n_events_365d"] == 0 and online.loc["c2", "n_events_30d"] == 1
+    assert list(online.columns) == [f["name"] for f in table.definitions["features"]]
+    store = OnlineStore(f"sqlite:///{tmp_path / 'ids.db'}")
+    assert store.write(rows, "id", as_of) == 40
+    store.write(rows.head(3), "id", as_of)  # a rewrite replaces every row at once
+    found = store.lookup(["c0", "c1", "c39"])
+    assert set(found) == {"c0", "c1"} and found["c0"]["n_events_365d"] == 2.0 and found["c0"]["plan"] == "basic"

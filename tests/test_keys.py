@@ -1,13 +1,14 @@
 """API keys and scopes, and a bundle that was changed after deploy."""
 
 import pickle
+import time
 
 import pytest
 from fastapi.testclient import TestClient
 
 from mining.catalog import member
 from mining.cli import main
-from mining.deploy.api import create_app
+from mining.deploy.api import Settings, create_app
 from mining.deploy.bundle import Tampered
 from mining.deploy.keys import KeyRefused, KeyStore
 from tests.test_api import approved_bundle
@@ -39,7 +40,7 @@ def test_keys_are_stored_hashed_and_shown_once(keys, tmp_path):
 
 def test_no_key_or_an_unknown_key_is_401_and_a_key_outside_its_scope_is_403(keys, bundle):
     predict, explain_only = keys.add("crm", ["predict"]), keys.add("audit", ["explain"])
-    client = TestClient(create_app(bundle, keys))
+    client = TestClient(create_app(bundle, keys, settings=Settings(keys_cache_s=0.3)))
     body = {"records": [RECORD]}
     assert client.post("/v1/predict", json=body).status_code == 401
     assert client.post("/v1/predict", json=body, headers={"X-API-Key": "mk_forged"}).status_code == 401
@@ -47,8 +48,9 @@ def test_no_key_or_an_unknown_key_is_401_and_a_key_outside_its_scope_is_403(keys
     assert denied.status_code == 403 and "lacks scope 'predict'" in denied.json()["detail"]
     ok = client.post("/v1/predict", json=body, headers={"X-API-Key": predict, "X-Purpose": "retention call list"})
     assert ok.status_code == 200 and 0 <= ok.json()["predictions"][0]["score"] <= 1
-    assert client.get("/v1/health").status_code == 200  # health stays open for load balancers
+    assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200  # open to probes
     keys.revoke("crm")
+    time.sleep(0.35)  # a revoke reaches running servers once their key cache (deploy.keys_cache_s) lapses
     assert client.post("/v1/predict", json=body, headers={"X-API-Key": predict}).status_code == 401
 
 

@@ -1,7 +1,5 @@
 """Rate limits per key: 429 with Retry-After, in process and shared through Redis."""
 
-import os
-import socket
 import uuid
 
 import pytest
@@ -18,19 +16,6 @@ RECORD = {"n_events_30d": 1, "income": 50.0, "plan": "basic"}
 @pytest.fixture
 def bundle(tmp_path_factory):
     return approved_bundle(tmp_path_factory.mktemp("bundle"))
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """The local Redis; skipped when unreachable, except under CI."""
-    url = os.environ.get("MINING_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-    except OSError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Redis is not reachable at 127.0.0.1:6379, and CI must run this test")
-        pytest.skip("Redis is not reachable at 127.0.0.1:6379 (set MINING_TEST_REDIS_URL)")
-    return url
 
 
 def calls(client, key, n):

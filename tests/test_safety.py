@@ -76,6 +76,9 @@ def test_a_folder_is_published_whole_by_one_exchange(tmp_path):
     assert (live / "m.bin").read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["serving"]
 
 
+ROWS = pd.DataFrame({"x": np.random.default_rng(1).normal(size=50)})  # training and check rows of the bundle
+
+
 def approved_project(root: Path, approved: bool = True) -> dict:
     """The artefacts deploy reads: a fitted model, its threshold, its card and its approval."""
     cat = Catalog(root)
@@ -95,7 +98,7 @@ def approved_project(root: Path, approved: bool = True) -> dict:
 def test_only_an_approved_model_is_bundled_and_a_failed_deploy_keeps_the_served_bundle(tmp_path, monkeypatch):
     defs = approved_project(tmp_path)
     meta = {"model_sha256": VERSION + "0" * 52, "model": "logreg", "task": "classification"}
-    bundle = write_bundle(tmp_path, defs, meta)
+    bundle = write_bundle(tmp_path, defs, meta, ROWS, ROWS)
     before = {p.name: p.read_bytes() for p in bundle.iterdir()}
     assert read_json(bundle / member("serving_approval"))["model_version"] == VERSION
 
@@ -104,12 +107,12 @@ def test_only_an_approved_model_is_bundled_and_a_failed_deploy_keeps_the_served_
 
     monkeypatch.setattr("mining.deploy.bundle.for_serving", killed)
     with pytest.raises(OSError, match="No space left"):
-        write_bundle(tmp_path, defs, meta)
+        write_bundle(tmp_path, defs, meta, ROWS, ROWS)
     monkeypatch.undo()
     write_json(Catalog(tmp_path)["approval"], {"model_version": VERSION, "automatic_checks_passed": False,
                                                "status": "blocked", "failed_gates": ["eo by age_band"]})
     with pytest.raises(NotApproved, match=rf"governance blocked model {VERSION}"):
-        write_bundle(tmp_path, defs, meta)
+        write_bundle(tmp_path, defs, meta, ROWS, ROWS)
     assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before  # still the approved bundle, whole
     assert sorted(p.name for p in bundle.parent.iterdir()) == ["candidate", "evaluation", "serving"]
 

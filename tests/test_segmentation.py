@@ -5,7 +5,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sklearn.datasets import make_blobs
 
-from mining.deploy.api import create_app, records_from_frame
+from mining.deploy.api import create_app
+from mining.deploy.bundle import records_of
 from mining.deploy.bundle import input_schema, pack
 from mining.enterprise.warehouse import export_table, redacted, warehouse_url
 from mining.evaluate.segments import composition, separation, share_stability
@@ -78,7 +79,7 @@ def test_the_api_serves_segments(tmp_path, blobs):
                                "threshold": None, "id_column": "id", "inputs": input_schema(DEFS)},
          {"model_version": "s1", "automatic_checks_passed": True})
     client = TestClient(create_app(tmp_path))
-    recs = records_from_frame(df[["x0", "x1", "x2", "plan", "zip"]].head(3))
+    recs = records_of(df[["x0", "x1", "x2", "plan", "zip"]].head(3))
     r = client.post("/v1/predict", json={"records": recs, "ids": ["a", "b", "c"]})
     assert r.status_code == 200, r.text
     preds = r.json()["predictions"]

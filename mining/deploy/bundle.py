@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import joblib
 import numpy as np
+import pandas as pd
 
 from mining import atomic
 from mining.catalog import Catalog, member, report
 from mining.charter import CLASSIFICATION, SEGMENTATION, task_of
+from mining.deploy.compiled import TOLERANCE, NotCompilable, compile_model, max_difference
 from mining.lineage import content_hash
 from mining.reports import read_json, write_json
 from mining.train.candidates import for_serving
@@ -62,21 +65,61 @@ def check_approval(approval: dict | None, version: str, where: str) -> None:
                           "not served")
 
 
-def input_schema(definitions: dict) -> dict[str, dict]:
-    """Per input: type, whether null is accepted (it was seen missing in training), lower bound."""
+def input_schema(definitions: dict, train: pd.DataFrame | None = None,
+                 previous: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Per input: type, whether null is accepted (it was seen missing in training), lower bound, and,
+    from the training rows, the range of numbers and the categories seen (the API notes or refuses
+    anything else, by `deploy.unseen_categories`). An input the `previous` (live) bundle did not
+    take is `added_after_v1`: optional in `/v1` requests, imputed when left out."""
     schema = {}
     for f in definitions["features"]:
         spec = {"type": "number" if f["kind"] == "numeric" else "string",
                 "nullable": f["missing_share"] > 0, "description": f["description"]}
         if f["kind"] == "numeric" and f.get("min") is not None and f["min"] >= 0:
             spec["minimum"] = 0
+        if train is not None and f["name"] in train:
+            seen = train[f["name"]].dropna()
+            if f["kind"] == "numeric" and len(seen):
+                spec["range"] = [float(seen.min()), float(seen.max())]
+            elif f["kind"] != "numeric":
+                spec["categories"] = sorted(map(str, seen.unique()))
+        if previous is not None and (f["name"] not in previous or previous[f["name"]].get("added_after_v1")):
+            spec["added_after_v1"] = True
         schema[f["name"]] = spec
     return schema
 
 
-def write_bundle(root: Path, definitions: dict, meta: dict) -> Path:
-    """Copy what serving needs (the trained model, the evaluated threshold, the approval) into one
-    folder that the API loads with nothing else; only for an approved model (NotApproved otherwise)."""
+def frame_of(records: list[dict], inputs: dict[str, dict]) -> pd.DataFrame:
+    """Records as the pipeline was trained on them: one column per input, numbers as floats."""
+    return pd.DataFrame(records, columns=list(inputs)).astype(
+        {c: float for c, s in inputs.items() if s["type"] == "number"})
+
+
+def records_of(frame: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready request records (NaN -> null)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def verify_scorer(model, inputs: dict[str, dict], rows: pd.DataFrame) -> dict:
+    """Whether the compiled form of `model` gives the pipeline's scores on `rows` (to 1e-6): the API
+    serves the compiled form only when it does."""
+    try:
+        compiled = compile_model(model)
+    except NotCompilable as e:
+        return {"kind": "pipeline", "reason": f"not compilable: {e}"}
+    records = records_of(rows[list(inputs)])
+    gap = max_difference(compiled, model, records, frame_of(records, inputs))
+    if gap > TOLERANCE:
+        return {"kind": "pipeline", "reason": f"compiled scores differ by up to {gap:.2e}", "rows": len(rows)}
+    return {"kind": "compiled", "max_difference": gap, "rows": len(rows)}
+
+
+def write_bundle(root: Path, definitions: dict, meta: dict, train: pd.DataFrame, check: pd.DataFrame,
+                 accept: Callable[[Path], None] | None = None) -> Path:
+    """Copy what serving needs (the trained model, the evaluated threshold, the approval, the input
+    schema seen in `train`) into one folder that the API loads with nothing else; only for an
+    approved model (NotApproved otherwise). The compiled scorer is checked on the `check` rows;
+    `accept(staging)` may refuse the staged bundle (the /v1 contract) before it goes live."""
     cat = Catalog(root)
     version, task = meta["model_sha256"][:12], task_of(meta)
     approval = approval_for(root, version)
@@ -84,11 +127,18 @@ def write_bundle(root: Path, definitions: dict, meta: dict) -> Path:
     staging = atomic.staging_dir(out)
     try:
         threshold = read_json(cat["threshold"])["threshold"] if task == CLASSIFICATION else None
-        pack(staging, for_serving(joblib.load(cat["model"])), {
+        model = for_serving(joblib.load(cat["model"]))
+        live = out / member("serving_info")
+        inputs = input_schema(definitions, train, read_json(live)["inputs"] if live.exists() else None)
+        scorer = verify_scorer(model, inputs, check) if task == CLASSIFICATION else {
+            "kind": "pipeline", "reason": "segmenters are served by their pipeline"}
+        pack(staging, model, {
             "task": task, "model_version": version, "model_type": meta["model"],
             "threshold": threshold, "id_column": definitions["roles"]["id"],
-            "inputs": input_schema(definitions),
+            "inputs": inputs, "scorer": scorer,
         }, approval)
+        if accept is not None:
+            accept(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -126,8 +176,6 @@ def load_bundle(root: Path) -> tuple[object, dict]:
     return load_model(cat["serving"], info), info
 
 
-def write_contract(root: Path, openapi: dict, latency: dict) -> None:
-    """The API's OpenAPI document and the measured latency, next to the bundle."""
-    cat = Catalog(root)
-    write_json(cat["openapi"], openapi)
-    write_json(cat["latency"], latency)
+def write_latency(root: Path, latency: dict) -> None:
+    """The measured latency, next to the bundle."""
+    write_json(Catalog(root)["latency"], latency)

@@ -6,9 +6,11 @@ import pandas as pd
 
 from mining import atomic
 from mining.catalog import Catalog
+from mining.features.online import latest_rows, online_store
 from mining.features.table import FeatureTable, build_table
 from mining.params import Params
 from mining.reports import read_json, write_json
+from mining.secrets import redact_text
 from mining.stats import baseline
 
 
@@ -22,6 +24,11 @@ def build_and_write(params: Params, charter: dict, entities: pd.DataFrame,
     write_json(cat["feature_definitions"], table.definitions)
     train = table.frame[table.frame["split"] == "train"]
     write_json(cat["drift_baseline"], baseline(train, table.definitions, bins=int(params["features"]["drift_bins"])))
+    if params["data"]["id_column"]:
+        rows, as_of = latest_rows(params, entities, events, table.definitions)
+        url = params["features"]["online_url"]
+        table.online = {"rows": online_store(params).write(rows, params["data"]["id_column"], as_of), "as_of": as_of,
+                        "store": redact_text(url) if url else str(cat.relative(cat["online_features"]))}
     return table
 
 

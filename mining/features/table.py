@@ -19,6 +19,7 @@ TARGET, SPLIT = "target", "split"
 class FeatureTable:
     frame: pd.DataFrame  # id (if any), model inputs, sensitive columns, time, target, split
     definitions: dict  # features (name, kind, encoding, source, description), roles, imputation
+    online: dict | None = None  # rows written to the online store, as of when, where (set by the store)
 
 
 def encode_target(values: pd.Series, positive_class) -> pd.Series:
