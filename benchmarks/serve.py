@@ -73,12 +73,15 @@ async def root():
     return {"hello": "world"}
 """
 HELLO_LAUNCH = """
-import sys, uvicorn
+import sys
+sys.path.insert(0, sys.argv[3])
+import uvicorn
 from uvicorn.supervisors import Multiprocess
 from mining.deploy.server import tcp_socket
-config = uvicorn.Config("hello:app", host="127.0.0.1", port=int(sys.argv[1]), workers=int(sys.argv[2]),
-                        log_level="warning", access_log=False, app_dir=sys.argv[3])
-Multiprocess(config, sockets=[tcp_socket("127.0.0.1", int(sys.argv[1]))]).run()
+if __name__ == "__main__":
+    config = uvicorn.Config("hello:app", host="127.0.0.1", port=int(sys.argv[1]), workers=int(sys.argv[2]),
+                            log_level="warning", access_log=False)
+    Multiprocess(config, sockets=[tcp_socket("127.0.0.1", int(sys.argv[1]))]).run()
 """
 
 

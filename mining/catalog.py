@@ -79,6 +79,8 @@ def _entries() -> dict[str, Artefact]:
         "serving_info": A("models/serving/bundle.json", "deploy", "task, version, threshold, input schema"),
         "serving_approval": A("models/serving/approval.json", "deploy", "the governance approval it is served under"),
         "openapi": A("models/serving/openapi.json", "deploy", "the API contract"),
+        "api_contract": A("models/contract/openapi_v1.json", "deploy", "the /v1 contract as last deployed (kept "
+                          "between runs): a later deploy may widen it, never narrow it", out=True, persist=True),
         "latency": A("models/serving/latency.json", "deploy", "single-row latency percentiles"),
         "api_keys": A("data/keys/api_keys.sqlite", "deploy", "hashed API keys and their scopes (`mining keys`)",
                       dvc=False),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-COPIED = ("dvc.yaml", ".dvcignore", "params", "notebooks", "mining")
+COPIED = ("dvc.yaml", ".dvcignore", "params", "notebooks", "mining", "benchmarks/results")
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -46,6 +46,7 @@ def make_sandbox(dest: Path, source: Path) -> Path:
     dest.mkdir(parents=True)
     for item in COPIED:
         src = source / item
+        (dest / item).parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
             shutil.copytree(src, dest / item, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
         else:

@@ -11,6 +11,9 @@ from mining.cli import main
 from mining.deploy.api import Settings, create_app
 from mining.deploy.bundle import Tampered
 from mining.deploy.keys import KeyRefused, KeyStore
+from mining.deploy.server import settings_from
+from mining.params import load_params
+from tests.conftest import params_root
 from tests.test_api import approved_bundle
 
 
@@ -80,3 +83,13 @@ def test_the_keys_command_prints_a_key_once(tmp_path, monkeypatch, capsys):
     listed = capsys.readouterr().out
     assert "crm" in listed and "explain,predict" in listed and key not in listed
     assert main(["keys", "add", "bi", "--scopes", "delete"]) == 1
+
+
+def test_serve_refuses_to_start_without_a_key_unless_auth_is_off(tmp_path, monkeypatch, capsys, caplog):
+    root = params_root(tmp_path)
+    monkeypatch.setenv("MINING_PROJECT_ROOT", str(root))
+    assert main(["serve", "--set", "deploy.port=1"]) == 1
+    assert "no API key yet: create one with `mining keys add APP --scopes predict`" in capsys.readouterr().err
+    open_settings = settings_from(load_params({"deploy.auth": False}, root))
+    assert open_settings.keys is None and "deploy.auth is false: the API answers anyone" in caplog.text
+    open_settings.log.close()

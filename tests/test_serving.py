@@ -3,7 +3,6 @@ frozen /v1 contract, explanations, metrics, body limits and TLS."""
 
 import datetime as dt
 import ipaddress
-import json
 import socket
 import ssl
 import threading
@@ -189,11 +188,16 @@ def test_a_v1_request_still_works_after_a_model_with_an_extra_input(bundles, tmp
 
 def test_deploy_refuses_a_bundle_that_breaks_v1_and_keeps_the_live_one(tmp_path):
     live = make_bundle(tmp_path / "live", "v1000000001")
-    freeze(live)(live)  # the live bundle's contract, as its own deploy wrote it
+    contract = tmp_path / "contract.json"
+    freeze(contract)(live)  # the first deploy: nothing to keep yet
+    contract.write_text((live / member("openapi")).read_text())
+    wider = make_bundle(tmp_path / "wider", "v2000000002", features=[*FEATURES, EXTRA],
+                        previous=read_json(live / member("serving_info"))["inputs"])
+    freeze(contract)(wider)  # an added optional input keeps every promise
     narrower = make_bundle(tmp_path / "staged", "v3000000003", features=FEATURES[:2])
     with pytest.raises(BreakingChange, match="input 'plan' removed"):
-        freeze(live)(narrower)
-    assert json.loads((live / member("openapi")).read_text())["info"]["version"] == "1 (model v1000000001)"
+        freeze(contract)(narrower)
+    assert not (narrower / member("openapi")).exists()
 
 
 def test_explain_gives_the_top_reasons_in_words(bundles):

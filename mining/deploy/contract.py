@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from fastapi.testclient import TestClient
 
-from mining.catalog import member
+from mining.catalog import Catalog, member
 from mining.deploy.api import create_app
+from mining.deploy.bundle import write_bundle
 from mining.reports import read_json, write_json
 
 REQUEST, RESPONSE = "Record", "Prediction"
@@ -64,16 +66,24 @@ def openapi_of(bundle_dir: Path) -> dict:
     return TestClient(create_app(bundle_dir)).get("/openapi.json").json()
 
 
-def freeze(live_dir: Path):
+def freeze(contract: Path):
     """A check for `write_bundle(accept=...)`: the staged bundle's OpenAPI document, written into it,
-    must keep every promise of the live bundle's; BreakingChange otherwise."""
+    must keep every promise of the `contract` deployed so far; BreakingChange otherwise."""
     def accept(staging: Path) -> None:
         doc = openapi_of(staging)
-        live_doc = live_dir / member("openapi")
-        if live_doc.exists():
-            problems = breaking_changes(read_json(live_doc), doc)
+        if contract.exists():
+            problems = breaking_changes(read_json(contract), doc)
             if problems:
-                raise BreakingChange(f"the new model breaks the /v1 contract of {live_dir}: {'; '.join(problems)}. "
+                raise BreakingChange(f"the new model breaks the /v1 contract ({contract.name}): {'; '.join(problems)}. "
                                      "The live bundle keeps serving; a breaking change needs a /v2 path.")
         write_json(staging / member("openapi"), doc)
     return accept
+
+
+def deploy(root: Path, definitions: dict, meta: dict, train: pd.DataFrame, check: pd.DataFrame) -> Path:
+    """`write_bundle` under the frozen contract; once the bundle is live its document becomes the
+    contract the next deploy is held to."""
+    cat = Catalog(root)
+    bundle = write_bundle(root, definitions, meta, train, check, accept=freeze(cat["api_contract"]))
+    write_json(cat["api_contract"], read_json(bundle / member("openapi")))
+    return bundle
