@@ -308,11 +308,27 @@ class Production(Strict):
     shift_std: float
 
 
+class DriftTests(Strict):
+    p_value: Probability
+    distance_threshold: Positive
+
+
+class QualityRules(Strict):
+    null_column_share: Probability
+    max_missing_increase: Probability
+    min_rows: Annotated[int, Field(gt=1)]
+    max_out_of_range_share: Probability
+    max_unseen_share: Probability
+    min_volume_ratio: Probability
+
+
 class Monitor(Strict):
     psi_threshold: Positive
     max_drifted_share: Probability
     max_prediction_psi: Positive
     max_auc_drop: Probability
+    drift: DriftTests
+    quality: QualityRules
     production: Production
 
 

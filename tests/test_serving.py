@@ -23,11 +23,11 @@ from mining.catalog import member
 from mining.deploy.api import Settings, create_app
 from mining.deploy.bundle import input_schema, pack, verify_scorer
 from mining.deploy.cache import PredictionCache
-from mining.deploy.contract import BreakingChange, breaking_changes, freeze, openapi_of
+from mining.deploy.contract import BreakingChange, breaking_changes, freeze, held_contract, openapi_of
 from mining.deploy.inference_log import InferenceLog, pseudonymiser, read_log
 from mining.deploy.routing import CANARY, route
 from mining.features.online import OnlineStore
-from mining.reports import read_json
+from mining.reports import read_json, write_json
 from mining.train.candidates import build_candidate
 
 FEATURES = [
@@ -189,15 +189,17 @@ def test_a_v1_request_still_works_after_a_model_with_an_extra_input(bundles, tmp
 def test_deploy_refuses_a_bundle_that_breaks_v1_and_keeps_the_live_one(tmp_path):
     live = make_bundle(tmp_path / "live", "v1000000001")
     contract = tmp_path / "contract.json"
-    freeze(contract)(live)  # the first deploy: nothing to keep yet
-    contract.write_text((live / member("openapi")).read_text())
+    freeze(contract, "crm.csv")(live)  # the first deploy: nothing to keep yet
+    write_json(contract, {"data_source": "crm.csv", "openapi": read_json(live / member("openapi"))})
     wider = make_bundle(tmp_path / "wider", "v2000000002", features=[*FEATURES, EXTRA],
                         previous=read_json(live / member("serving_info"))["inputs"])
-    freeze(contract)(wider)  # an added optional input keeps every promise
+    freeze(contract, "crm.csv")(wider)  # an added optional input keeps every promise
     narrower = make_bundle(tmp_path / "staged", "v3000000003", features=FEATURES[:2])
     with pytest.raises(BreakingChange, match="input 'plan' removed"):
-        freeze(contract)(narrower)
+        freeze(contract, "crm.csv")(narrower)
     assert not (narrower / member("openapi")).exists()
+    freeze(contract, "other-dataset.parquet")(narrower)  # another source: a new API, not a new version
+    assert held_contract(contract, "other-dataset.parquet") is None
 
 
 def test_explain_gives_the_top_reasons_in_words(bundles):

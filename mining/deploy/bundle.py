@@ -73,8 +73,8 @@ def input_schema(definitions: dict, train: pd.DataFrame | None = None,
     take is `added_after_v1`: optional in `/v1` requests, imputed when left out."""
     schema = {}
     for f in definitions["features"]:
-        spec = {"type": "number" if f["kind"] == "numeric" else "string",
-                "nullable": f["missing_share"] > 0, "description": f["description"]}
+        spec = {"type": "number" if f["kind"] == "numeric" else "string", "nullable": f["missing_share"] > 0,
+                "missing_share": f["missing_share"], "n_unique": f.get("n_unique"), "description": f["description"]}
         if f["kind"] == "numeric" and f.get("min") is not None and f["min"] >= 0:
             spec["minimum"] = 0
         if train is not None and f["name"] in train:

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from mining.catalog import Catalog, member
 from mining.deploy.api import create_app
 from mining.deploy.bundle import write_bundle
+from mining.params import Params
 from mining.reports import read_json, write_json
 
 REQUEST, RESPONSE = "Record", "Prediction"
@@ -66,13 +67,21 @@ def openapi_of(bundle_dir: Path) -> dict:
     return TestClient(create_app(bundle_dir)).get("/openapi.json").json()
 
 
-def freeze(contract: Path):
+def held_contract(contract: Path, source: str) -> dict | None:
+    """The /v1 document deployed so far for data `source`; None on a first deploy, or when the
+    project now reads another source (a new dataset is a new API, not a new version of the old one)."""
+    held = read_json(contract) if contract.exists() else None
+    return held["openapi"] if held is not None and held.get("data_source") == source else None
+
+
+def freeze(contract: Path, source: str):
     """A check for `write_bundle(accept=...)`: the staged bundle's OpenAPI document, written into it,
-    must keep every promise of the `contract` deployed so far; BreakingChange otherwise."""
+    must keep every promise of the contract deployed so far for `source`; BreakingChange otherwise."""
     def accept(staging: Path) -> None:
         doc = openapi_of(staging)
-        if contract.exists():
-            problems = breaking_changes(read_json(contract), doc)
+        held = held_contract(contract, source)
+        if held is not None:
+            problems = breaking_changes(held, doc)
             if problems:
                 raise BreakingChange(f"the new model breaks the /v1 contract ({contract.name}): {'; '.join(problems)}. "
                                      "The live bundle keeps serving; a breaking change needs a /v2 path.")
@@ -80,10 +89,10 @@ def freeze(contract: Path):
     return accept
 
 
-def deploy(root: Path, definitions: dict, meta: dict, train: pd.DataFrame, check: pd.DataFrame) -> Path:
+def deploy(params: Params, definitions: dict, meta: dict, train: pd.DataFrame, check: pd.DataFrame) -> Path:
     """`write_bundle` under the frozen contract; once the bundle is live its document becomes the
-    contract the next deploy is held to."""
-    cat = Catalog(root)
-    bundle = write_bundle(root, definitions, meta, train, check, accept=freeze(cat["api_contract"]))
-    write_json(cat["api_contract"], read_json(bundle / member("openapi")))
+    contract the next deploy from the same data source is held to."""
+    cat, source = Catalog(params.root), params["data"]["source"]
+    bundle = write_bundle(params.root, definitions, meta, train, check, accept=freeze(cat["api_contract"], source))
+    write_json(cat["api_contract"], {"data_source": source, "openapi": read_json(bundle / member("openapi"))})
     return bundle
