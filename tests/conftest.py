@@ -43,32 +43,31 @@ def tiny_project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "project")
 
 
-@pytest.fixture
-def postgres_url() -> str:
-    """The local PostgreSQL (trust auth, database test); skipped when unreachable, except under CI."""
-    url = os.environ.get("MINING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    u = sa.engine.make_url(url)
+def server_url(name: str, env: str, default: str, port: int) -> str:
+    """A local server's URL from $env or `default`; the test is skipped when it is unreachable,
+    except under CI, where it fails."""
+    url = os.environ.get(env, default)
+    u = sa.engine.make_url(url.replace("redis://", "redis+x://", 1))  # SQLAlchemy parses any scheme://host:port
     try:
-        socket.create_connection((u.host, u.port or 5432), timeout=1).close()
+        socket.create_connection((u.host, u.port or port), timeout=1).close()
     except OSError:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is not reachable at {u.host}:{u.port or 5432}, and CI must run this test")
-        pytest.skip(f"PostgreSQL is not reachable at {u.host}:{u.port or 5432} (set MINING_TEST_POSTGRES_URL)")
+            pytest.fail(f"{name} is not reachable at {u.host}:{u.port or port}, and CI must run this test")
+        pytest.skip(f"{name} is not reachable at {u.host}:{u.port or port} (set {env})")
     return url
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """The local PostgreSQL (trust auth, database test)."""
+    return server_url("PostgreSQL", "MINING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+                      5432)
 
 
 @pytest.fixture
 def redis_url() -> str:
-    """The local Redis; skipped when unreachable, except under CI."""
-    url = os.environ.get("MINING_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    u = sa.engine.make_url(url.replace("redis://", "redis+x://", 1))
-    try:
-        socket.create_connection((u.host, u.port or 6379), timeout=1).close()
-    except OSError:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is not reachable at {u.host}:{u.port or 6379}, and CI must run this test")
-        pytest.skip(f"Redis is not reachable at {u.host}:{u.port or 6379} (set MINING_TEST_REDIS_URL)")
-    return url
+    """The local Redis."""
+    return server_url("Redis", "MINING_TEST_REDIS_URL", "redis://127.0.0.1:6379/0", 6379)
 
 
 def notebook(*sources: str, params: str = "overrides = {}") -> nbformat.NotebookNode:

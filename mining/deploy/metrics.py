@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 BUCKETS = (.0005, .001, .002, .003, .005, .0075, .01, .025, .05, .1, .25, .5, 1.0, 2.5)
@@ -25,8 +25,8 @@ class ApiMetrics:
         self.records = Counter("mining_api_records_scored", "records scored by model version and route",
                                ["model_version", "route"], registry=r)
         self.cache = Counter("mining_api_cache", "prediction cache lookups by result", ["result"], registry=r)
-        self.log_failed = Counter("mining_api_log_rows_failed", "inference-log rows that could not be written",
-                                  registry=r)
+        self.log_failed = Gauge("mining_api_log_rows_failed", "inference-log rows this worker could not write",
+                                registry=r, multiprocess_mode="sum")
 
     def exposition(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -77,8 +77,8 @@ class Served:
         if self.compiled is None:
             raise LookupError(f"model {self.version} is served by its pipeline ({self.info['model_type']}): "
                               "explanations need the compiled form of a tree model")
-        weight, row, _ = max(self.compiled.parts, key=lambda p: p[0])
-        idx = [p[0] for p in self.compiled.parts].index(weight)
+        idx = max(range(len(self.compiled.parts)), key=lambda i: self.compiled.parts[i][0])
+        weight, row, _ = self.compiled.parts[idx]
         est = self.compiled.estimators[idx]
         if not isinstance(est, TREES):
             raise LookupError(f"{type(est).__name__} is not a tree model: see the evaluation report's SHAP page")

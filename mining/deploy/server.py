@@ -44,17 +44,23 @@ def log_url(params: Params) -> str:
     return params["deploy"]["log_url"] or f"sqlite:///{Catalog(params.root)['inference_log']}"
 
 
+def keys_for(params: Params) -> KeyStore | None:
+    """The key store, or None when `deploy.auth` is false (said in the log); NoKey when auth is on
+    and nobody could call the API."""
+    if not params["deploy"]["auth"]:
+        _log.warning("deploy.auth is false: the API answers anyone, without a key")
+        return None
+    keys = key_store(params)
+    if not keys.apps():
+        raise NoKey("no API key yet: create one with `mining keys add APP --scopes predict` "
+                    "(or set deploy.auth: false in params/deploy.yaml to serve without keys)")
+    return keys
+
+
 def settings_from(params: Params) -> Settings:
     """The API's keys, limits, cache, log and online store as params/deploy.yaml sets them."""
     d = params["deploy"]
-    keys = None
-    if d["auth"]:
-        keys = key_store(params)
-        if not keys.apps():
-            raise NoKey("no API key yet: create one with `mining keys add APP --scopes predict` "
-                        "(or set deploy.auth: false in params/deploy.yaml to serve without keys)")
-    else:
-        _log.warning("deploy.auth is false: the API answers anyone, without a key")
+    keys = keys_for(params)
     cat = Catalog(params.root)
     return Settings(
         keys=keys, keys_cache_s=d["keys_cache_s"], limit=RateLimit(d["rate_limit_per_minute"], d["redis_url"]),
@@ -79,9 +85,7 @@ def serve(overrides: dict) -> None:
     params = load_params(overrides, root=project_root())
     os.environ[OVERRIDES_ENV] = json.dumps(overrides)
     d = params["deploy"]
-    key_check = settings_from(params)  # fail here, once, rather than in every worker
-    if key_check.log is not None:
-        key_check.log.close()
+    keys_for(params)  # fail here, once, rather than in every worker
     workers = d["workers"] or os.cpu_count() or 1
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mining-metrics-")

@@ -39,3 +39,11 @@ def estimated_precision_recall(flagged: np.ndarray, probability: np.ndarray) -> 
     precision = float(tp / f.sum()) if f.any() else None
     recall = float(tp / p.sum()) if p.sum() > 0 else None
     return precision, recall
+
+
+def realised_precision_recall(flagged: np.ndarray, target: np.ndarray) -> tuple[float | None, float | None]:
+    """Precision and recall at the operating point once the outcomes are in (what the estimate is checked against)."""
+    f, y = np.asarray(flagged, bool), np.asarray(target, float)
+    precision = float(y[f].mean()) if f.any() else None
+    recall = float(y[f].sum() / y.sum()) if y.sum() > 0 else None
+    return precision, recall
