@@ -92,6 +92,20 @@ def _entries() -> dict[str, Artefact]:
                            "SQLite WAL) when deploy.log_url is null", dvc=False),
         # 07 monitor
         "monitoring": A("data/monitoring", "monitor", "drift, quality and decay findings", out=True),
+        "replay_log": A("data/monitoring/replay.sqlite", "monitor", "the stage's replayed traffic (inference log and "
+                        "feedback tables) when monitor.source is replay"),
+        "windows": A("data/monitoring/windows.csv", "monitor", "every monitoring figure per window"),
+        "window_drift": A("data/monitoring/window_drift.csv", "monitor", "each input's drift test per window"),
+        "feedback": A("data/feedback", "feedback", "labelled outcomes joined to the inputs scored, that "
+                      "`mining retrain` adds to the training rows", out=True, persist=True),
+        "feedback_rows": A("data/feedback/labelled.parquet", "feedback", "one row per labelled record: inputs, "
+                           "target, when it was scored"),
+        "releases": A("models/releases", "monitor", "champion and challenger bundles and their history "
+                      "(`mining retrain`, `mining promote`)", dvc=False),
+        "release_state": A("models/releases/releases.json", "monitor", "the champion, the challenger, every "
+                           "release event with its reason", dvc=False),
+        "archive": A("data/archive", "monitor", "archived model versions and rotated inference logs, with "
+                     "actions.jsonl: what was archived or deleted and when", dvc=False),
         "feature_drift": A("data/monitoring/feature_drift.csv", "monitor", "PSI / KS per input"),
         "findings": A("data/monitoring/findings.json", "monitor", "window, prediction drift, retrain decision"),
         # 08 govern

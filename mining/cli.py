@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from mining.catalog import Catalog
 from mining.locks import Busy
+from mining.monitor import SCENARIOS
 from mining.params import ParamsError, load_params, parse_override, project_root
 from mining.runner import StageFailed, run_stage, write_stripped
 from mining.secrets import redact_text
@@ -37,7 +39,28 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="the scoring API under uvicorn, as params/deploy.yaml sets it (workers, TLS, keys)")
     serve.add_argument("--set", dest="overrides", action="append", default=[], metavar="FILE.KEY=VALUE",
                        help="override a value of params/FILE.yaml, e.g. deploy.workers=1 (repeatable)")
+    traffic = sub.add_parser("traffic", help="replay days of requests through the API into its inference log, with a "
+                                             "scenario of change, and their outcomes into the feedback table")
+    traffic.add_argument("--scenario", choices=SCENARIOS, help="default: monitor.traffic.scenario")
+    traffic.add_argument("--days", type=int, help="default: monitor.traffic.days")
+    traffic.add_argument("--url", default=os.environ.get("MINING_API_URL"),
+                         help="the API (default $MINING_API_URL, else deploy.host:port)")
+    traffic.add_argument("--key", default=os.environ.get("MINING_API_KEY"),
+                         help="a key with the predict and replay scopes (default $MINING_API_KEY)")
+    for name, text in (("retrain", "add the labelled feedback to the training rows, rebuild (dvc repro) and put the "
+                                   "new model in shadow as the challenger"),
+                       ("promote", "apply the promotion rule to the challenger in shadow (promote, reject or wait), "
+                                   "then the retention policy"),
+                       ("archive", "apply the retention policy: archive retired versions, rotate the inference log")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--set", dest="overrides", action="append", default=[], metavar="FILE.KEY=VALUE",
+                         help="override a value of params/FILE.yaml (repeatable)")
+        if name == "retrain":
+            cmd.add_argument("--force", action="store_true", help="retrain although the monitor saw no reason to")
+    sub.add_parser("feedback", help="make sure the labelled-feedback file exists (the DVC stage `feedback`)")
     args = parser.parse_args(argv)
+    if args.command in ("traffic", "retrain", "promote", "archive", "feedback"):
+        return loop_command(args)
     if args.command == "serve":
         from mining.deploy.server import NoKey, serve as run_server
 
@@ -66,6 +89,48 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mining: {redact_text(str(exc))}", file=sys.stderr)
         return 1
     print(f"{args.stage}: report {result.report.relative_to(root)}")
+    return 0
+
+
+def loop_command(args: argparse.Namespace) -> int:
+    """`mining traffic|retrain|promote|archive|feedback`: the monitoring loop around the stage."""
+    from mining.charter import load_charter
+    from mining.deploy.releases import ReleaseError
+    from mining.deploy.server import log_url
+    from mining.features.feedback import ensure
+    from mining.monitor import loop
+    from mining.monitor.retention import apply_retention
+    from mining.monitor.traffic import TrafficError
+
+    try:
+        params = load_params(dict(parse_override(o) for o in getattr(args, "overrides", [])), root=project_root())
+        if args.command == "feedback":
+            print(f"feedback: {ensure(params.root)} labelled rows for the next training run")
+        elif args.command == "traffic":
+            d = params["deploy"]
+            url = args.url or f"{'https' if d['tls_cert'] else 'http'}://{d['host']}:{d['port']}"
+            if not args.key:
+                raise loop.LoopError("give an API key with the predict and replay scopes: --key or $MINING_API_KEY "
+                                     "(`mining keys add traffic --scopes predict,replay`)")
+            out = loop.traffic(params, load_charter(params.root), url, args.key, args.scenario, args.days)
+            print(f"traffic: {out['records']:,} records over {out['days']} days ({out['first_day']} to "
+                  f"{out['last_day']}), scenario {out['scenario']} from {out['start_day']}; {out['outcomes']:,} "
+                  f"outcomes arriving {out['label_delay_days']} days after their prediction")
+        elif args.command == "retrain":
+            out = loop.retrain(params, args.force)
+            print(f"retrain: challenger {out['challenger']} in shadow beside champion {out['champion']} "
+                  f"({out['feedback_rows']:,} feedback rows); `mining serve` now scores it in shadow")
+        elif args.command == "promote":
+            out = loop.promote(params)
+            print(f"promote: {out['decision']} challenger {out['challenger']}: {out['reason']}")
+            for action in out["archived"]:
+                print(f"  {action['action']}: {action['what']} ({action['reason']})")
+        else:
+            for action in apply_retention(params.root, params["monitor"]["retention"], log_url(params)):
+                print(f"{action['action']}: {action['what']} -> {action['path']} ({action['reason']})")
+    except (ParamsError, loop.LoopError, ReleaseError, TrafficError, FileNotFoundError) as exc:
+        print(f"mining: {redact_text(str(exc))}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -322,7 +322,59 @@ class QualityRules(Strict):
     min_volume_ratio: Probability
 
 
+class Seasonal(Strict):
+    period_days: Annotated[int, Field(gt=1)]
+    amplitude: Annotated[float, Field(ge=0, lt=1)]
+    columns: list[str] | None
+
+
+class Broken(Strict):
+    column: str | None
+    mode: Literal["auto", "null", "constant"]
+
+
+class NewCategory(Strict):
+    column: str | None
+    value: str
+    share: Probability
+
+
+class Traffic(Strict):
+    scenario: Literal["none", "sudden", "gradual", "seasonal", "broken-column", "new-category"]
+    days: Annotated[int, Field(gt=0)]
+    start_day: Count
+    per_day: Annotated[int, Field(gt=0)]
+    batch: Annotated[int, Field(gt=0)]
+    rate: Positive
+    end: IsoDate | None
+    label_delay_days: Count
+    ramp_days: Annotated[int, Field(gt=0)]
+    seasonal: Seasonal
+    broken: Broken
+    new_category: NewCategory
+
+
+class Retrain(Strict):
+    every_days: Annotated[int, Field(gt=0)]
+    min_feedback: Count
+
+
+class Promotion(Strict):
+    min_labelled: Annotated[int, Field(gt=1)]
+    margin: float
+
+
+class Retention(Strict):
+    keep_retired: Count
+    archived_model_days: Annotated[int, Field(gt=0)]
+    log_days: Annotated[int, Field(gt=0)]
+    archived_log_days: Annotated[int, Field(gt=0)]
+
+
 class Monitor(Strict):
+    source: Literal["replay", "log"]
+    window: Literal["daily", "weekly"]
+    min_labels: Annotated[int, Field(gt=1)]
     psi_threshold: Positive
     max_drifted_share: Probability
     max_prediction_psi: Positive
@@ -330,6 +382,10 @@ class Monitor(Strict):
     drift: DriftTests
     quality: QualityRules
     production: Production
+    traffic: Traffic
+    retrain: Retrain
+    promotion: Promotion
+    retention: Retention
 
 
 class PersonalField(Strict):

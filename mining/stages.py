@@ -15,6 +15,13 @@ STAGES: dict[str, str] = {
     "enterprise": "09_enterprise",
 }
 
+# DVC stages that run one command, not a notebook: the notebook copies the others depend on, and the
+# labelled feedback `mining retrain` adds to the training rows (it persists between runs).
+TOOL_STAGES: dict[str, str] = {
+    "notebooks": "mining strip",
+    "feedback": "mining feedback",
+}
+
 VARIANTS: dict[tuple[str, str], str] = {
     ("train", "segmentation"): "04_train_segmentation",
     ("evaluate", "segmentation"): "05_evaluate_segmentation",

@@ -32,6 +32,8 @@ def make_project(dest: Path) -> Path:
     set_params(dest, "train", {"cv_folds": 3, "time_budget_s": 15, "n_trials": 3})
     set_params(dest, "evaluate", {"shap_sample": 200})
     set_params(dest, "deploy", {"latency_requests": 20})
+    # six weeks of traffic at 60 records a day, the shift from the fourth week's Thursday
+    set_params(dest, "monitor", {"traffic.days": 42, "traffic.start_day": 21, "traffic.per_day": 60})
     # a 1,500-customer demo has ~375 holdout rows: judge groups on fewer positives than the default
     set_params(dest, "project", {"kpis.min_group_positives": 10, "kpis.min_precision": 0.4})
     run(["git", "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-qam", "tiny demo"], dest)

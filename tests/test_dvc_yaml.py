@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from mining.catalog import ARTEFACTS, metrics, notebook_outs, stage_outs, stripped
-from mining.stages import STAGES, VARIANTS
+from mining.stages import STAGES, TOOL_STAGES, VARIANTS
 from tests.stage_closure import closure, stage_closure, uncovered
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,8 +95,8 @@ def run_order() -> list[str]:
         data = [d for d in entries(DVC[stage]["deps"]) if not d.startswith(("mining/", "build/")) and d not in outside]
         assert all(d in owner for d in data), f"stage {stage}: a data dep is not a catalog output: {data}"
         needs[stage] = {owner[d] for d in data}
-    order: list[str] = []
-    while len(order) < len(needs):
+    order: list[str] = list(TOOL_STAGES)  # a tool stage depends on code alone
+    while len(order) < len(needs) + len(TOOL_STAGES):
         ready = [s for s in STAGES if s not in order and needs[s] <= set(order)]
         assert ready, f"dvc.yaml has a cycle among {set(needs) - set(order)}"
         order.append(ready[0])
@@ -125,4 +125,13 @@ def test_the_import_contracts_follow_the_lifecycle_and_the_run_order():
 
 def test_the_strip_stage_writes_every_notebook_copy():
     assert list(entries(DVC["notebooks"]["outs"])) == notebook_outs()
-    assert {a.stage for a in ARTEFACTS.values()} <= set(STAGES)
+    assert {a.stage for a in ARTEFACTS.values()} <= set(STAGES) | set(TOOL_STAGES)
+
+
+def test_the_tool_stages_run_their_command_and_own_their_catalog_outs():
+    assert set(DVC) == set(STAGES) | set(TOOL_STAGES)
+    for stage, cmd in TOOL_STAGES.items():
+        assert DVC[stage]["cmd"] == cmd
+    feedback = entries(DVC["feedback"]["outs"])
+    assert feedback == {a.path: {"persist": True} for a in ARTEFACTS.values() if a.stage == "feedback" and a.out}
+    assert ARTEFACTS["feedback"].path in entries(DVC["features"]["deps"])

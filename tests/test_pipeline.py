@@ -49,10 +49,10 @@ def test_demo_pipeline_end_to_end_then_only_downstream_stages_rerun(tiny_project
     deploy = metrics(root, "deploy")
     assert deploy["valid_status"] == 200 and deploy["invalid_status"] == 422
     assert deploy["scorer"] == "compiled" and deploy["logged_rows"] > 0  # the verified fast path, every call logged
-    monitor = metrics(root, "monitor")
-    assert monitor["drifted_features"] > 0 and monitor["drifted_feature_names"]  # the later window has drift injected
+    monitor = metrics(root, "monitor")  # the replayed traffic shifts suddenly (tests/test_monitor_loop.py: the loop)
+    assert monitor["windows"] >= 6 and monitor["drifted_features"] > 0 and monitor["drifted_feature_names"]
     assert all({"kind", "feature", "window", "severity"} <= set(a) for a in monitor["alerts"])
-    assert abs(monitor["estimated_roc_auc"] - monitor["realised_roc_auc"]) < 0.1  # CBPE before labels
+    assert set(monitor["estimated_roc_auc"]) == set(monitor["realised_roc_auc"]) == set(monitor["drifted_features_per_window"])
     assert bool(monitor["retrain_reason"]) == monitor["retrain"]
     card = json.loads(cat["model_card_json"].read_text())
     assert card["limitations"] and card["metrics"]["roc_auc"] == ev["roc_auc"]

@@ -71,6 +71,7 @@ class DemoSpec:
     churn_rate: float = 0.12
     seed: int = 42
     drift: Drift = field(default_factory=Drift)
+    world_seed: int | None = None  # what stays put between populations (ZIP effects and incomes); None = seed
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -87,9 +88,11 @@ def _customers(spec: DemoSpec, rng: np.random.Generator) -> pd.DataFrame:
     zip_local = rng.zipf(1.6, size=n) % 50
     zip_code = np.char.add(np.char.add(np.array([f"{r:02d}" for r in region_idx]), "-"),
                            np.char.zfill(zip_local.astype(str), 3))
-    zips, zip_inv = np.unique(zip_code, return_inverse=True)
-    zip_effect = rng.normal(0, 0.45, size=len(zips))[zip_inv]
-    zip_income = rng.lognormal(0, 0.25, size=len(zips))[zip_inv]
+    # The ZIP codes' own churn effect and income level belong to the world, not to one draw of
+    # customers: a later population (monitoring's traffic) keeps them by keeping the world seed.
+    world = np.random.default_rng([spec.seed if spec.world_seed is None else spec.world_seed, 2024])
+    zip_effect = world.normal(0, 0.45, size=len(REGIONS) * 50)[region_idx * 50 + zip_local]
+    zip_income = world.lognormal(0, 0.25, size=len(REGIONS) * 50)[region_idx * 50 + zip_local]
 
     age = np.clip(rng.normal(45, 16, size=n), 18, 95)
     age_band = np.select([age < 30, age < 45, age < 65], AGE_BANDS[:3], AGE_BANDS[3])

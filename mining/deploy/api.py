@@ -111,19 +111,19 @@ def json_response(body: dict, status: int = 200, background: BackgroundTask | No
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", background=background)
 
 
-def authorized(settings: Settings, scope: str):
-    """A dependency: the calling app and its purpose, or 401 (no or unknown key) / 403 (scope not
-    granted) / 429 with Retry-After (the key's requests per minute used up). Key lookups are reused
-    for `keys_cache_s`."""
+def authorized(settings: Settings, scope: str, replayable: bool = False):
+    """A dependency: the calling app, its purpose and the time to log (None: now), or 401 (no or
+    unknown key) / 403 (scope not granted) / 429 with Retry-After (the key's requests per minute used
+    up). Key lookups are reused for `keys_cache_s`. On `replayable` endpoints (those that log) a
+    replayed request's time (`X-Replay-Time`) is taken from a key with the `replay` scope."""
     seen: TTLCache = TTLCache(maxsize=10_000, ttl=settings.keys_cache_s) if settings.keys_cache_s else None
 
-    async def caller(x_api_key: Optional[str] = Header(None, description="the key `mining keys add` printed"),
-                     x_purpose: Optional[str] = Header(None, max_length=200,
-                                                       description="why this call is made (recorded in the log)"),
-                     ) -> tuple[str, Optional[str]]:
+    def identify(x_api_key: Optional[str], replay: bool) -> str:
         keys, limit = settings.keys, settings.limit
         if keys is None:
-            return "anonymous", x_purpose
+            if replay:
+                raise HTTPException(403, "X-Replay-Time needs a key with the replay scope (this server has no keys)")
+            return "anonymous"
         if not x_api_key:
             raise HTTPException(401, "missing X-API-Key header", headers={"WWW-Authenticate": "API-Key"})
         found = seen.get(x_api_key) if seen is not None else None
@@ -136,12 +136,34 @@ def authorized(settings: Settings, scope: str):
             raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "API-Key"})
         if scope not in scopes:
             raise HTTPException(403, f"the key of {app_name} lacks scope {scope!r} (it has {sorted(scopes)})")
+        if replay and "replay" not in scopes:
+            raise HTTPException(403, f"X-Replay-Time needs the replay scope; the key of {app_name} has {sorted(scopes)}")
         wait = limit.wait_s(app_name) if limit is not None else 0
         if wait:
             raise HTTPException(429, f"rate limit of {limit.item} for {app_name} reached; retry in {wait} s",
                                 headers={"Retry-After": str(wait)})
-        return app_name, x_purpose
-    return Depends(caller)
+        return app_name
+
+    async def caller(x_api_key: Optional[str] = Header(None, description="the key `mining keys add` printed"),
+                     x_purpose: Optional[str] = Header(None, max_length=200,
+                                                       description="why this call is made (recorded in the log)"),
+                     ) -> tuple[str, Optional[str], Optional[str]]:
+        return identify(x_api_key, False), x_purpose, None
+
+    async def replaying_caller(
+            x_api_key: Optional[str] = Header(None, description="the key `mining keys add` printed"),
+            x_purpose: Optional[str] = Header(None, max_length=200, description="why this call is made (recorded in the log)"),
+            x_replay_time: Optional[datetime] = Header(
+                None, description="traffic replays only (a key with the replay scope): the time to log"),
+    ) -> tuple[str, Optional[str], Optional[str]]:
+        at = None
+        if x_replay_time is not None:
+            if x_replay_time.tzinfo is None:
+                raise HTTPException(422, detail=[{"loc": ["header", "x-replay-time"], "type": "value_error",
+                                                  "msg": "give the replay time with its UTC offset"}])
+            at = x_replay_time.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        return identify(x_api_key, at is not None), x_purpose, at
+    return Depends(replaying_caller if replayable else caller)
 
 
 class Guard:
@@ -267,7 +289,7 @@ def create_app(bundle_dir: Union[str, Path], keys: KeyStore | None = None, limit
         metrics.records.labels(model.version, route_name).inc(len(outputs))
         if settings.log is None:
             return
-        at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        at = caller[2] or datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         pseudo = settings.pseudonym or (lambda v: None)
         settings.log.write([{
             "request_id": request_id, "at": at, "app": caller[0], "purpose": caller[1],
@@ -370,7 +392,7 @@ def create_app(bundle_dir: Union[str, Path], keys: KeyStore | None = None, limit
               responses={401: {"description": "no or unknown key"}, 403: {"description": "scope not granted"},
                          404: {"description": "an id has no online features"}, 413: {"description": "body too large"},
                          429: {"description": "rate limit reached"}})
-    async def predict(req: PredictRequest, caller: tuple = authorized(settings, "predict")):
+    async def predict(req: PredictRequest, caller: tuple = authorized(settings, "predict", replayable=True)):
         n = len(req.records or req.ids or [])
         body, shadow = await run_in_threadpool(answer, req, caller) if n > INLINE_RECORDS else answer(req, caller)
         return json_response(body, background=shadow)
@@ -379,7 +401,7 @@ def create_app(bundle_dir: Union[str, Path], keys: KeyStore | None = None, limit
               responses={401: {"description": "no or unknown key"}, 403: {"description": "scope not granted"},
                          404: {"description": "the id has no online features"},
                          501: {"description": "the served model cannot be explained here"}})
-    def explain(req: ExplainRequest, caller: tuple = authorized(settings, "explain")):
+    def explain(req: ExplainRequest, caller: tuple = authorized(settings, "explain", replayable=True)):
         """The inputs that moved one record's score most, with their SHAP contributions, in words."""
         if (req.record is None) == (req.id is None):
             raise HTTPException(422, detail=[{"loc": ["body"], "type": "value_error",

@@ -60,8 +60,8 @@ def pseudonymiser(key_env: str, key_file: Path):
     return lambda value: None if value is None else hmac.new(secret, str(value).encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def engine_for(url: str) -> sa.Engine:
-    """An engine on the log's database, the table made if missing; SQLite in WAL mode."""
+def engine_for(url: str, table: sa.Table = TABLE) -> sa.Engine:
+    """An engine on the log's database, `table` made if missing; SQLite in WAL mode."""
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///"):])
         if not path.is_absolute():
@@ -74,9 +74,9 @@ def engine_for(url: str) -> sa.Engine:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
     try:
-        TABLE.metadata.create_all(engine)
+        table.create(engine, checkfirst=True)
     except sa.exc.DBAPIError:  # another worker created it at the same moment
-        if not sa.inspect(engine).has_table(TABLE.name):
+        if not sa.inspect(engine).has_table(table.name):
             raise
     return engine
 

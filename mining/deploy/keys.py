@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from mining.secrets import expand_env
 
-SCOPES = ("predict", "explain", "admin")
+SCOPES = ("predict", "explain", "admin", "replay")  # replay: may set X-Replay-Time (traffic replays)
 _TABLE = sa.Table("api_keys", sa.MetaData(),
                   sa.Column("app", sa.String, primary_key=True),
                   sa.Column("key_sha256", sa.String(64), nullable=False, unique=True),

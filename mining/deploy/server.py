@@ -12,13 +12,18 @@ import logging
 import os
 import socket
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
-from mining.catalog import ARTEFACTS, Catalog
+from mining.catalog import Catalog
+from mining.deploy import releases
 from mining.deploy.api import Settings, create_app
 from mining.deploy.cache import PredictionCache
 from mining.deploy.inference_log import InferenceLog, pseudonymiser
@@ -71,13 +76,38 @@ def settings_from(params: Params) -> Settings:
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn factory (one call per worker): the bundle from $MINING_BUNDLE or the catalog's, params
-    with the overrides `mining serve --set` passed on in $MINING_SERVE_OVERRIDES."""
+    """uvicorn factory (one call per worker): the bundle from $MINING_BUNDLE or the champion's (the
+    release state, else the pipeline's bundle), with `deploy.candidate` or else the challenger in
+    shadow; params with the overrides `mining serve --set` passed on in $MINING_SERVE_OVERRIDES."""
     params = load_params(json.loads(os.environ.get(OVERRIDES_ENV, "{}")), root=project_root())
-    bundle = os.environ.get("MINING_BUNDLE", str(params.path(ARTEFACTS["serving"].path)))
-    candidate = params["deploy"]["candidate"]
-    return create_app(bundle, settings=settings_from(params),
-                      candidate_dir=params.path(candidate) if candidate else None)
+    bundle = os.environ.get("MINING_BUNDLE", str(releases.champion_dir(params.root)))
+    settings = settings_from(params)
+    candidate = params.path(params["deploy"]["candidate"]) if params["deploy"]["candidate"] else None
+    if candidate is None and "MINING_BUNDLE" not in os.environ:
+        candidate = releases.challenger_dir(params.root)
+        settings.shadow = settings.shadow or candidate is not None  # a challenger is only ever shadowed
+    return create_app(bundle, settings=settings, candidate_dir=candidate)
+
+
+@contextmanager
+def running(app: FastAPI, host: str = "127.0.0.1", timeout_s: float = 30) -> Iterator[str]:
+    """`app` served by uvicorn in a thread on a free loopback port; yields its base URL, and on exit
+    stops it (its lifespan drains the inference log)."""
+    sock = tcp_socket(host, 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="loopback-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the loopback API did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join()
+        sock.close()
 
 
 def serve(overrides: dict) -> None:

@@ -6,6 +6,7 @@ import pandas as pd
 
 from mining import atomic
 from mining.catalog import Catalog
+from mining.features.feedback import with_feedback
 from mining.features.online import latest_rows, online_store
 from mining.features.table import FeatureTable, build_table
 from mining.params import Params
@@ -18,6 +19,8 @@ def build_and_write(params: Params, charter: dict, entities: pd.DataFrame,
                     events: pd.DataFrame | None) -> FeatureTable:
     """Build the modelling table; write it with its definitions and the training drift baseline."""
     table = build_table(params, charter, entities, events)
+    table.frame, table.definitions["feedback_rows"] = with_feedback(table.frame, table.definitions, params.root,
+                                                                    params["data"]["id_column"])
     cat = Catalog(params.root)
     cat["features"].mkdir(parents=True, exist_ok=True)
     atomic.save(cat["feature_table"], lambda p: table.frame.to_parquet(p, index=False))

@@ -1,5 +1,6 @@
-"""What the monitor stage leaves for governance and the enterprise view: drift per input and the
-window's findings (prediction drift, realised performance, the retrain decision)."""
+"""What the monitor stage leaves for governance and the enterprise view: every figure per window,
+each input's test per window (and the latest window's alone), and the findings (traffic, the
+retrain decision, the promotion decision)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from mining.params import Params
 from mining.reports import read_json, write_json
 
 
-def write_findings(params: Params, drift: pd.DataFrame, findings: dict) -> None:
+def write_findings(params: Params, latest_drift: pd.DataFrame, drift: pd.DataFrame, windows: pd.DataFrame,
+                   findings: dict) -> None:
     cat = Catalog(params.root)
     cat["monitoring"].mkdir(parents=True, exist_ok=True)
-    atomic.save(cat["feature_drift"], lambda p: drift.to_csv(p, index=False))
+    atomic.save(cat["feature_drift"], lambda p: latest_drift.to_csv(p, index=False))
+    atomic.save(cat["window_drift"], lambda p: drift.to_csv(p, index=False))
+    atomic.save(cat["windows"], lambda p: windows.to_csv(p, index=False))
     write_json(cat["findings"], findings)
 
 
