@@ -45,6 +45,23 @@ def tiny_project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "project")
 
 
+@pytest.fixture(scope="session")
+def built_demo(tmp_path_factory) -> Path:
+    """One tiny demo project with the whole pipeline run (`dvc repro`), built once per session: the
+    end-to-end tests that start from a reproduced demo copy it instead of each paying for the run."""
+    root = make_project(tmp_path_factory.mktemp("built") / "project")
+    run(["dvc", "repro"], root)
+    return root
+
+
+@pytest.fixture
+def reproduced_demo(built_demo: Path, tmp_path: Path) -> Path:
+    """A private copy of the built tiny demo (code, params, git, DVC cache and every output)."""
+    dest = tmp_path / "project"
+    shutil.copytree(built_demo, dest, symlinks=True)
+    return dest
+
+
 def server_url(name: str, env: str, default: str, port: int) -> str:
     """A local server's URL from $env or `default`; the test is skipped when it is unreachable,
     except under CI, where it fails."""

@@ -26,10 +26,9 @@ def metrics(root: Path, stage: str) -> dict:
 
 
 @pytest.mark.e2e
-def test_demo_pipeline_end_to_end_then_only_downstream_stages_rerun(tiny_project):
-    root = tiny_project
+def test_demo_pipeline_end_to_end_then_only_downstream_stages_rerun(reproduced_demo):
+    root = reproduced_demo  # `dvc repro` has run on it
     cat = Catalog(root)
-    run(["dvc", "repro"], root)
     assert_reports_readable(root)
     assert_curriculum_anchors_resolve(root)
     index = cat["index"].read_text()
@@ -89,9 +88,8 @@ def served(root: Path) -> dict:
 
 
 @pytest.mark.e2e
-def test_real_dataset_by_params_alone_and_the_bias_gate_keeps_the_served_model(tiny_project):
-    root = tiny_project
-    run(["dvc", "repro"], root)  # the demo model passes every gate and is served
+def test_real_dataset_by_params_alone_and_the_bias_gate_keeps_the_served_model(reproduced_demo):
+    root = reproduced_demo  # the demo model passed every gate and is served
     before = served(root)
     assert before["approval"]["automatic_checks_passed"]
     rdata("modeldata", "wa_churn").to_csv(root / "telco.csv", index=False)

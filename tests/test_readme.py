@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from mining.catalog import report
-from mining.sandbox import run
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"<!-- tests/test_readme.py runs this block as written, in a fresh shell -->\s*```bash\n(.*?)```",
@@ -29,10 +28,9 @@ def test_the_readme_has_the_tested_block():
 
 
 @pytest.mark.e2e
-def test_readme_commands_run_as_written_after_make_repro(tiny_project):
-    root = tiny_project
+def test_readme_commands_run_as_written_after_make_repro(reproduced_demo):
+    root = reproduced_demo  # after `dvc repro`
     (root / ".venv").symlink_to(Path(sys.executable).parents[1])  # what `make repro` leaves in a checkout
-    run(["dvc", "repro"], root)
     script = BLOCK.search((ROOT / "README.md").read_text()).group(1)
     proc = subprocess.run(["bash", "-e", "-c", script], cwd=root, env=fresh_shell_env(), capture_output=True,
                           text=True)
