@@ -71,8 +71,13 @@ def _entries() -> dict[str, Artefact]:
                                  "holdout scores with ids and sensitive columns"),
         "threshold": A("models/evaluation/threshold.json", "evaluate", "the operating threshold"),
         "importance": A("models/evaluation/importance.csv", "evaluate", "global feature importance"),
+        "calibration": A("models/evaluation/calibration.json", "evaluate", "the score calibration deploy applies"),
+        "mitigated_model": A("models/evaluation/mitigated.joblib", "evaluate",
+                             "the fairness-mitigated model, when evaluate chose to ship it"),
         "model_card_json": A("models/evaluation/model_card.json", "evaluate", "the model card as data"),
         "model_card": A("reports/model_card.html", "evaluate", "the model card for reviewers", out=True),
+        "model_card_md": A("reports/model_card.md", "evaluate", "the model card as Markdown (Hugging Face style)",
+                           out=True),
         # 06 deploy
         "serving": A("models/serving", "deploy", "the serving bundle the API loads", out=True),
         "serving_model": A("models/serving/model.joblib", "deploy", "the pipeline tuned for serving"),

@@ -180,6 +180,12 @@ class Ingest(Strict):
 
 
 # features.yaml ------------------------------------------------------------------------------------
+class Interaction(Strict):
+    kind: Literal["ratio", "product", "difference"]
+    a: str
+    b: str
+
+
 class Features(Strict):
     windows_days: list[Annotated[int, Field(gt=0)]]
     online_url: Url | None
@@ -187,6 +193,7 @@ class Features(Strict):
     use_sensitive: bool
     exclude: list[str]
     domain_imputation: dict[str, list[str]]
+    interactions: dict[str, Interaction]
     drift_bins: Annotated[int, Field(ge=2)]
 
 
@@ -239,6 +246,19 @@ class Segmentation(Strict):
     sample: Annotated[int, Field(gt=1)]
 
 
+class Pruning(Strict):
+    enabled: bool
+    budget_s: Positive
+    tolerance: Annotated[float, Field(ge=0)]
+    step: Annotated[float, Field(gt=0, lt=1)]
+    shap_sample: Annotated[int, Field(gt=0)]
+
+
+class AutomlReference(Strict):
+    enabled: bool
+    budget_s: Positive | None
+
+
 class Train(Strict):
     primary_metric: Literal["roc_auc", "pr_auc"]
     time_budget_s: Positive
@@ -253,15 +273,59 @@ class Train(Strict):
     device: Literal["auto", "cpu", "cuda"]
     tracking_uri: Url | None
     ensemble: Ensemble
+    value_margin: Annotated[float, Field(ge=0)]
+    pruning: Pruning
+    automl_reference: AutomlReference
     candidates: dict[CandidateName, Candidate]
     segmentation: Segmentation
 
 
 # evaluate.yaml, deploy.yaml, monitor.yaml, govern.yaml, enterprise.yaml ---------------------------
+class Calibration(Strict):
+    methods: list[Literal["sigmoid", "isotonic"]]
+    folds: Annotated[int, Field(ge=2)]
+    min_brier_gain: Annotated[float, Field(ge=0)]
+
+
+class Robustness(Strict):
+    levels: list[Annotated[float, Field(gt=0, le=1)]]
+    gate_level: Annotated[float, Field(gt=0, le=1)]
+    max_auc_drop: Probability | None
+
+
+class Fairness(Strict):
+    ship: Literal["none", "auto", "exponentiated_gradient"]
+    bound: Probability
+
+
+class ErrorAnalysis(Strict):
+    max_clusters: Annotated[int, Field(ge=2)]
+    min_size: Annotated[int, Field(ge=5)]
+
+
+class Business(Strict):
+    contact_cost: Annotated[float, Field(ge=0)]
+    retained_value: Annotated[float, Field(ge=0)]
+    effect: Probability
+    treated_share: Annotated[float, Field(gt=0, lt=1)]
+    alpha: Annotated[float, Field(gt=0, lt=1)]
+    power: Annotated[float, Field(gt=0, lt=1)]
+    min_effect: Annotated[float, Field(gt=0, lt=1)]
+    looks: Annotated[int, Field(ge=1)]
+
+
 class Evaluate(Strict):
     calibration_bins: Annotated[int, Field(ge=2)]
     shap_sample: Annotated[int, Field(gt=0)]
     max_segment_share_psi: Positive | None
+    n_boot: Annotated[int, Field(ge=20)]
+    min_flagged_share: Probability
+    backtest_windows: Annotated[int, Field(ge=2)]
+    calibration: Calibration
+    error_analysis: ErrorAnalysis
+    robustness: Robustness
+    fairness: Fairness
+    business: Business
 
 
 class Deploy(Strict):

@@ -23,14 +23,15 @@ from mining.catalog import Catalog
 from mining.secrets import redact, redact_text
 
 _env = Environment(loader=PackageLoader("mining", "templates"), autoescape=select_autoescape(["html"]))
+_env.filters["fmt"] = lambda x, spec="%.3f": "–" if x is None else spec % x  # a missing figure as a dash
 
 
-def _clean(obj: Any) -> Any:
+def json_safe(obj: Any) -> Any:
     """JSON-safe: numpy scalars to Python, NaN/inf to None (DVC metrics must parse)."""
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if isinstance(obj, np.generic):
         obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -40,7 +41,7 @@ def _clean(obj: Any) -> Any:
 
 def write_json(path: Path, obj: Any) -> Path:
     """Credentials masked (mining.secrets), written atomically: every JSON artefact goes through here."""
-    return atomic.write_text(path, json.dumps(redact(_clean(obj)), indent=2, default=str) + "\n")
+    return atomic.write_text(path, json.dumps(redact(json_safe(obj)), indent=2, default=str) + "\n")
 
 
 def read_json(path: Path) -> Any:
@@ -67,6 +68,11 @@ def figure_data_uri(fig) -> str:
 def render(template: str, path: Path, **context) -> Path:
     """Render a package template (mining/templates) to `path`, with its table of contents."""
     return atomic.write_text(path, redact_text(with_contents(_env.get_template(template).render(**context))))
+
+
+def render_text(template: str, path: Path, **context) -> Path:
+    """Render a package template to a plain-text file (Markdown): no table of contents, no escaping."""
+    return atomic.write_text(path, redact_text(_env.get_template(template).render(**context)))
 
 
 _DECIMAL = re.compile(r"^-?\d+\.\d+$")

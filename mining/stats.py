@@ -1,6 +1,7 @@
 """Statistics that more than one stage uses: distribution baselines, PSI and KS drift, segment
 shares, and metrics by group.
 
+Evaluate and monitor put bootstrap intervals on their figures (`bootstrap_ci`).
 Features write the drift baseline, evaluate and monitor compare distributions, evaluate and
 govern compute group metrics: the formulas live here, below every stage, so no stage imports a
 later one for them. PSI is a ten-line formula; the libraries that ship it (evidently, nannyml)
@@ -129,3 +130,30 @@ def group_metrics(y: np.ndarray, pred: np.ndarray, groups: pd.Series) -> tuple[p
         "equalized_odds_difference": float(equalized_odds_difference(y, pred, sensitive_features=g)),
     }
     return table, summary
+
+
+def bootstrap_ci(metric, *arrays: np.ndarray, n_boot: int = 1000, level: float = 0.95, seed: int = 0,
+                 strata: np.ndarray | None = None) -> list[float]:
+    """Percentile interval [low, high] of `metric(*arrays)` over row resamples.
+
+    Resampling within `strata` (the labels, say) keeps each draw's class balance, so a rank
+    metric stays defined on a small or rare-positive holdout; draws where the metric fails
+    (a group with no positives) are left out rather than counted as zero.
+    """
+    arrays = tuple(np.asarray(a) for a in arrays)
+    rng = np.random.default_rng(seed)
+    pools = [np.arange(len(arrays[0]))] if strata is None else \
+        [np.flatnonzero(np.asarray(strata) == v) for v in np.unique(strata)]
+    values = []
+    for _ in range(n_boot):
+        idx = np.concatenate([rng.choice(p, size=len(p), replace=True) for p in pools])
+        try:
+            v = float(metric(*(a[idx] for a in arrays)))
+        except ValueError:
+            continue
+        if np.isfinite(v):
+            values.append(v)
+    if not values:
+        return [float("nan"), float("nan")]
+    tail = (1 - level) / 2 * 100
+    return [float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))]

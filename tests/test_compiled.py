@@ -87,3 +87,16 @@ def test_the_schema_records_the_training_ranges_and_categories(credit):
     assert schema["Age"]["range"] == [float(X["Age"].min()), float(X["Age"].max())]
     assert set(schema["Home"]["categories"]) == set(X["Home"].dropna().astype(str))
     assert pd.isna(X["Income"]).any() and schema["Income"]["nullable"]
+
+
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
+def test_a_calibrated_model_compiles_to_the_same_calibrated_scores(credit, method):
+    from mining.evaluate.calibration import Calibrated, fit_calibration
+    X, y, Xt, yt = credit
+    model = fitted("lightgbm", X, y, SETTINGS["lightgbm"])
+    calibrated = Calibrated(model, fit_calibration(method, yt.to_numpy(), model.predict_proba(Xt)[:, 1]))
+    schema = input_schema(DEFS, X)
+    records = records_of(Xt)
+    assert max_difference(compile_model(calibrated), calibrated, records, frame_of(records, schema)) <= TOLERANCE
+    assert not np.allclose(calibrated.predict_proba(Xt)[:, 1], model.predict_proba(Xt)[:, 1])
+    assert verify_scorer(calibrated, schema, Xt)["kind"] == "compiled"

@@ -113,3 +113,35 @@ def test_the_online_row_is_as_of_the_newest_event_while_the_offline_row_stays_at
     store.write(rows.head(3), "id", as_of)  # a rewrite replaces every row at once
     found = store.lookup(["c0", "c1", "c39"])
     assert set(found) == {"c0", "c1"} and found["c0"]["n_events_365d"] == 2.0 and found["c0"]["plan"] == "basic"
+
+
+def test_interactions_are_computed_in_the_pipeline_and_by_the_compiled_scorer():
+    from mining.deploy.bundle import records_of
+    from mining.deploy.compiled import compile_model
+    from mining.features.interactions import Interactions
+    from mining.train.candidates import build_candidate
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"complaints": rng.poisson(1, 400).astype(float), "products": rng.integers(0, 4, 400).astype(float),
+                      "spend": rng.normal(100, 10, 400)})
+    X.loc[:5, "complaints"] = np.nan
+    y = (X["complaints"].fillna(0) / X["products"].replace(0, 1) + rng.normal(0, 0.3, 400) > 0.6).astype(int)
+    specs = {"per_product": {"kind": "ratio", "a": "complaints", "b": "products"},
+             "spend_x_products": {"kind": "product", "a": "spend", "b": "products"}}
+    out = Interactions(specs).fit(X).transform(X)
+    assert np.isnan(out.loc[X["products"] == 0, "per_product"]).all()  # over zero: missing, imputed later
+    assert np.allclose(out["spend_x_products"], X["spend"] * X["products"])
+    defs = {"features": [{"name": c, "kind": "numeric", "encoding": "none"} for c in X.columns],
+            "interactions": specs}
+    model = build_candidate("logreg", {}, defs, seed=0).fit(X, y)
+    assert "num__per_product" in model[:-1].get_feature_names_out()
+    records = records_of(X.head(40))
+    assert np.allclose(compile_model(model).scores(records), model.predict_proba(X.head(40))[:, 1], atol=1e-9, rtol=0)
+
+
+def test_an_interaction_the_source_cannot_build_is_listed_and_a_clashing_name_refused():
+    from mining.features.interactions import resolve
+    usable, skipped = resolve({"r": {"kind": "ratio", "a": "x", "b": "gone"}, "p": {"kind": "product", "a": "x", "b": "z"}},
+                              {"x", "z"}, {"x", "z", "id"})
+    assert list(usable) == ["p"] and "gone not a numeric input" in skipped["r"]
+    with pytest.raises(ValueError, match="interactions.x: 'x' is already a column"):
+        resolve({"x": {"kind": "ratio", "a": "x", "b": "z"}}, {"x", "z"}, {"x", "z"})

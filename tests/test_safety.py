@@ -16,6 +16,8 @@ from mining import atomic
 from mining.catalog import Catalog, member
 from mining.deploy.bundle import NotApproved, write_bundle
 from mining.ingest.stream import read_published
+from mining.evaluate.calibration import Calibration
+from mining.evaluate.results import write_shipped
 from mining.locks import Busy, held
 from mining.reports import read_json, write_json
 from mining.runner import StageFailed, run_stage
@@ -89,6 +91,7 @@ def approved_project(root: Path, approved: bool = True) -> dict:
     cat["candidate"].mkdir(parents=True)
     joblib.dump(build_candidate("logreg", {}, defs, seed=0).fit(X, (X["x"] > 0).astype(int)), cat["model"])
     write_json(cat["threshold"], {"threshold": 0.5})
+    write_shipped(root, Calibration("sigmoid", {"a": 1.0, "b": 0.0}))  # the identity on the log-odds
     write_json(cat["model_card_json"], {"gates": [{"gate": "holdout ROC AUC", "passed": True}]})
     write_json(cat["approval"], {"model_version": VERSION, "automatic_checks_passed": approved, "status": "x",
                                  "failed_gates": [] if approved else ["equalized-odds difference by age_band"]})

@@ -216,3 +216,53 @@ def test_a_live_searchs_running_trials_are_left_alone_and_a_dead_ones_are_closed
     time.sleep(GRACE_S + 1)  # its heartbeats stopped: that process died
     again = run_search(X, y, storage=tmp_path, n_trials=1).study("logreg")
     assert again.trials[trial.number].state == optuna.trial.TrialState.FAIL
+
+
+@pytest.mark.parametrize("scores,chosen,kept,winner", [
+    ({"logreg": 0.80, "lightgbm": 0.803}, "lightgbm", True, "logreg"),
+    ({"logreg": 0.80, "lightgbm": 0.83}, "lightgbm", False, "lightgbm"),
+    ({"logreg": 0.85, "lightgbm": 0.83}, "logreg", False, "logreg"),
+    ({"histgb": 0.80, "blend": 0.802}, "blend", True, "histgb")])
+def test_complexity_must_earn_its_place_over_the_simplest_candidate(scores, chosen, kept, winner):
+    from mining.train.search import value_case
+    case = value_case(scores, chosen, 0.005, "roc_auc")
+    assert case["kept_simple"] is kept and case["chosen"] == winner
+    assert f"{case['gain']:+.4f}" in case["statement"] or chosen == case["simplest"]
+
+
+def test_pruning_drops_pure_noise_keeps_the_signal_and_finds_the_planted_interaction():
+    from sklearn.model_selection import StratifiedKFold
+
+    from mining.train.pruning import owners, prune
+    rng = np.random.default_rng(0)
+    n = 3000
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.normal(size=n),
+                      **{f"noise{i}": rng.normal(size=n) for i in range(6)},
+                      "plan": rng.choice(["gold", "basic"], n)})
+    logit = 1.5 * X["c"] + 2.0 * X["a"] * X["b"] + 0.8 * (X["plan"] == "gold")
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int).to_numpy()
+    defs = {"features": [*({"name": c, "kind": "numeric", "encoding": "none"} for c in X.columns if c != "plan"),
+                         {"name": "plan", "kind": "categorical", "encoding": "onehot"}]}
+    splits = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    result = prune(X, y, defs, splits, metric="roc_auc", budget_s=120, tolerance=0.002, step=0.3, shap_sample=500, seed=0)
+    assert {"a", "b", "c", "plan"} <= set(result.kept)
+    assert len([f for f in result.pruned if f.startswith("noise")]) >= 4
+    assert result.final_cv >= result.baseline_cv - 0.002
+    top = result.interactions.iloc[0]
+    assert {top["a"], top["b"]} == {"a", "b"}
+    assert [f["name"] for f in result.definitions(defs)["features"]] == result.kept
+    assert owners(["onehot__plan_gold", "num__missingindicator_a", "num__c"], ["plan", "a", "c"]) == ["plan", "a", "c"]
+
+
+def test_the_automl_reference_is_scored_on_our_folds_and_never_chosen():
+    from sklearn.model_selection import StratifiedKFold
+
+    from mining.train.automl import NAME, flaml_reference
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"x": rng.normal(size=1200), "plan": rng.choice(["a", "b", "c"], 1200)})
+    y = (X["x"] + (X["plan"] == "a") + rng.normal(0, 0.7, 1200) > 0.5).astype(int).to_numpy()
+    splits = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    row = flaml_reference(X[:900], y[:900], [(tr[tr < 900], va[va < 900]) for tr, va in splits], X[900:], y[900:],
+                          budget_s=4, metric="roc_auc", seed=0)
+    assert row["candidate"] == NAME and row["status"] == "reference: not shipped"
+    assert 0.75 < row["cv_mean"] <= 1 and 0.75 < row["holdout_roc_auc"] <= 1 and row["trials"] >= 1

@@ -1,5 +1,6 @@
-"""The serving bundle: model pipeline (feature preprocessing included) + input schema + threshold
-+ the governance approval it is served under.
+"""The serving bundle: model pipeline (feature preprocessing included; for a classifier, what
+evaluate decided to ship: the candidate through its calibration, or the fairness-mitigated
+model) + input schema + threshold + the governance approval it is served under.
 
 The same bundle shape serves a classifier (a score and a flag) and a segmenter (a segment). Only a
 model that passed the evaluation gates and that governance approved gets a bundle, and the API
@@ -22,6 +23,7 @@ from mining import atomic
 from mining.catalog import Catalog, member, report
 from mining.charter import CLASSIFICATION, SEGMENTATION, task_of
 from mining.deploy.compiled import TOLERANCE, NotCompilable, compile_model, max_difference
+from mining.evaluate.results import load_calibration, shipped_model
 from mining.lineage import content_hash
 from mining.reports import read_json, write_json
 from mining.train.candidates import for_serving
@@ -126,8 +128,12 @@ def write_bundle(root: Path, definitions: dict, meta: dict, train: pd.DataFrame,
     out = cat["serving"]
     staging = atomic.staging_dir(out)
     try:
-        threshold = read_json(cat["threshold"])["threshold"] if task == CLASSIFICATION else None
-        model = for_serving(joblib.load(cat["model"]))
+        candidate = joblib.load(cat["model"])
+        if task == CLASSIFICATION:
+            threshold, model = read_json(cat["threshold"])["threshold"], shipped_model(root, candidate, for_serving)
+            shipped = {k: v for k, v in load_calibration(root).items() if k != "params"}
+        else:
+            threshold, model, shipped = None, for_serving(candidate), None
         live = out / member("serving_info")
         inputs = input_schema(definitions, train, read_json(live)["inputs"] if live.exists() else None)
         scorer = verify_scorer(model, inputs, check) if task == CLASSIFICATION else {
@@ -135,7 +141,7 @@ def write_bundle(root: Path, definitions: dict, meta: dict, train: pd.DataFrame,
         pack(staging, model, {
             "task": task, "model_version": version, "model_type": meta["model"],
             "threshold": threshold, "id_column": definitions["roles"]["id"],
-            "inputs": inputs, "scorer": scorer,
+            "inputs": inputs, "scorer": scorer, "shipped": shipped,
         }, approval)
         if accept is not None:
             accept(staging)

@@ -22,8 +22,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler, TargetEncoder
 from xgboost import XGBClassifier
 
+from mining.evaluate.calibration import Calibrated, Calibration
 from mining.features.encoding import _as_text
 from mining.features.impute import GroupMedianImputer
+from mining.features.interactions import combine
 from mining.train.blend import Blend
 from mining.train.early_stopping import unwrap
 
@@ -42,6 +44,10 @@ def _missing(v) -> bool:
 def _text(v) -> str:
     """What `_as_text` makes of one value (the pipeline's categorical spelling)."""
     return "missing" if _missing(v) else str(v)
+
+
+def _number(v) -> float | None:
+    return None if _missing(v) else float(v)
 
 
 def _group_imputer(step: GroupMedianImputer) -> Callable[[Record], Record]:
@@ -148,9 +154,18 @@ def _encoder(name: str, pipe, cols: list[str]) -> Callable[[Record], list[float]
 def _preprocessor(pre: Pipeline) -> Callable[[Record], list[float]]:
     """A record to the row the estimator was fitted on (domain imputation, then per-kind encoding)."""
     names = [n for n, _ in pre.steps]
-    if names != ["domain_impute", "encode"] or not isinstance(pre.named_steps["encode"], ColumnTransformer):
+    if names not in (["domain_impute", "encode"], ["domain_impute", "interactions", "encode"]) or \
+            not isinstance(pre.named_steps["encode"], ColumnTransformer):
         raise NotCompilable(f"preprocessing steps {names}")
-    fill = _group_imputer(pre.named_steps["domain_impute"])
+    impute = _group_imputer(pre.named_steps["domain_impute"])
+    derived = list((pre.named_steps["interactions"].specs or {}).items()) if "interactions" in names else []
+
+    def fill(rec: Record) -> Record:
+        rec = impute(rec)
+        if derived:
+            rec = {**rec, **{n: combine(s["kind"], _number(rec.get(s["a"])), _number(rec.get(s["b"])))
+                             for n, s in derived}}
+        return rec
     ct = pre.named_steps["encode"]
     parts = [_encoder(name, trans, list(cols)) for name, trans, cols in ct.transformers_
              if name != "remainder" and trans != "drop" and len(cols)]
@@ -184,19 +199,25 @@ def _estimator(est) -> Callable[[np.ndarray], np.ndarray]:
 class CompiledClassifier:
     """`scores(records)`: the positive-class probability of each record, as the pipeline gives it."""
 
-    def __init__(self, parts: list[tuple[float, Callable, Callable]], estimators: list):
+    def __init__(self, parts: list[tuple[float, Callable, Callable]], estimators: list,
+                 calibration: Calibration | None = None):
         self.parts = parts  # (weight, record -> encoded row, encoded rows -> probability)
         self.estimators = estimators  # the fitted estimator of each part (for explanations)
+        self.calibration = calibration or Calibration()
 
     def scores(self, records: Sequence[Record]) -> np.ndarray:
         total = np.zeros(len(records))
         for weight, row, predict in self.parts:
             total += weight * np.asarray(predict(np.array([row(r) for r in records], dtype=float)), dtype=float)
-        return total
+        return self.calibration.apply(total)
 
 
 def compile_model(model) -> CompiledClassifier:
-    """The compiled form of a fitted classifier pipeline (or a blend of them); NotCompilable else."""
+    """The compiled form of a fitted classifier pipeline (or a blend of them, either possibly behind
+    a calibration); NotCompilable else."""
+    if isinstance(model, Calibrated):
+        inner = compile_model(model.model)
+        return CompiledClassifier(inner.parts, inner.estimators, model.calibration)
     if isinstance(model, Blend):
         w = np.asarray(model.weights, dtype=float)
         members = [(float(wi / w.sum()), m) for wi, (_, m) in zip(w, model.members_)]

@@ -17,6 +17,19 @@ def classifier_gates(metrics: dict, kpis: dict) -> list[dict]:
                  "params/project.yaml kpis.min_precision")]
 
 
+def operating_gate(operating: dict, min_precision: float) -> dict:
+    """The operating point must reach the precision floor on out-of-fold scores while flagging at
+    least `min_flagged_share` of customers: `choose_threshold`'s go / no-go verdict as a gate."""
+    return gate(f"operating point: out-of-fold precision while flagging >= {operating['min_flagged_share']:.1%}",
+                operating["oof_precision"], ">=", min_precision, "params/evaluate.yaml min_flagged_share")
+
+
+def robustness_gate(drop: float, level: float, max_drop: float | None) -> dict:
+    """Holdout ROC AUC lost when every numeric input gets Gaussian noise of `level` x its spread."""
+    return gate(f"ROC AUC drop under {level:.0%} input noise", drop, "<=", max_drop,
+                "params/evaluate.yaml robustness.max_auc_drop")
+
+
 def segmenter_gates(share_psi: float, max_psi: float | None) -> list[dict]:
     """Segment shares on held-out customers against training's: the segments must generalise."""
     return [gate("segment-share PSI train vs holdout", share_psi, "<=", max_psi,

@@ -1,17 +1,122 @@
-"""Group metrics by sensitive feature at the operating threshold (the evaluate stage's fairness table)."""
+"""Fairness at the operating threshold: group rates with bootstrap intervals, disparity ratios
+against a reference group (the four-fifths rule), intersections of two sensitive features.
+
+Group rates and their intervals come from fairlearn's MetricFrame (its own bootstrap); the
+differences a charter gates (demographic parity, equalized odds, as fairlearn defines them) are
+computed over the groups large enough to judge, with intervals from the same row resampling as
+every other figure of the stage (`mining.stats.bootstrap_ci`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from fairlearn.metrics import MetricFrame, count, false_negative_rate, false_positive_rate, selection_rate
 
-from mining.stats import group_metrics
+from mining.stats import bootstrap_ci
+
+FOUR_FIFTHS = (0.8, 1.25)
+RATES = {"selection_rate": selection_rate, "false_positive_rate": false_positive_rate,
+         "false_negative_rate": false_negative_rate}
 
 
-def fairness_report(y: np.ndarray, pred: np.ndarray, frame: pd.DataFrame, sensitive: list[str]) -> tuple[dict, dict]:
-    """({feature: table}, {feature: summary}) over every sensitive feature present in `frame`."""
+def _groups(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """One label per row: the group (or, for several features, 'a=x & b=y'); missing is a group."""
+    parts = [frame[c].astype("string").fillna("missing") for c in cols]
+    if len(cols) == 1:
+        return parts[0].to_numpy(dtype=object)
+    return pd.concat([c + "" for c in parts], axis=1).apply(
+        lambda r: " & ".join(f"{c}={v}" for c, v in zip(cols, r)), axis=1).to_numpy(dtype=object)
+
+
+def group_table(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, *, n_boot: int, seed: int,
+                min_group_size: int, min_group_positives: int = 0) -> pd.DataFrame:
+    """Per group: count, positives, each rate with its 95 % interval, and the selection-rate ratio to
+    the reference group (the largest), judged against the four-fifths rule when the group is large
+    enough (`min_group_size` rows and `min_group_positives` positives: a false-negative rate needs them)."""
+    y, pred = np.asarray(y), np.asarray(pred)
+    mf = MetricFrame(metrics={"count": count, **RATES}, y_true=y, y_pred=pred, sensitive_features=groups,
+                     n_boot=n_boot, ci_quantiles=[0.025, 0.975], random_state=seed)
+    t = mf.by_group.reset_index()
+    t = t.rename(columns={t.columns[0]: "group"})
+    t["count"] = t["count"].astype(int)
+    t["positives"] = pd.Series(y).groupby(groups).sum().reindex(t["group"]).to_numpy().astype(int)
+    lo, hi = mf.by_group_ci
+    for name in RATES:
+        t[f"{name}_ci"] = [[float(a), float(b)] for a, b in zip(lo[name].to_numpy(), hi[name].to_numpy())]
+    ref = t.loc[t["count"].idxmax()]
+    t["reference"] = t["group"] == ref["group"]
+    rr = ref["selection_rate"]
+    t["selection_ratio"] = t["selection_rate"] / rr if rr > 0 else np.nan
+    t["judged"] = (t["count"] >= min_group_size) & (t["positives"] >= min_group_positives)
+    t["four_fifths_ok"] = t["selection_ratio"].between(*FOUR_FIFTHS) | ~t["judged"]
+    return t
+
+
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """The group table for a reviewer: each rate with its interval in one cell, "0.138 (0.090-0.186)"."""
+    out = table.drop(columns=[f"{r}_ci" for r in RATES])
+    for r in RATES:
+        out[r] = [f"{v:.3f} ({lo:.3f}-{hi:.3f})" for v, (lo, hi) in zip(table[r], table[f"{r}_ci"])]
+    return out[["group", "count", "positives", *RATES, "selection_ratio", "reference", "judged", "four_fifths_ok"]]
+
+
+def _spread(hits: np.ndarray, codes: np.ndarray) -> float:
+    """max - min over groups of the mean of `hits` (groups with no rows left out)."""
+    n = np.bincount(codes)
+    rate = np.bincount(codes, weights=hits)[n > 0] / n[n > 0]
+    return float(rate.max() - rate.min())
+
+
+def _dp(y: np.ndarray, pred: np.ndarray, codes: np.ndarray) -> float:
+    """Demographic-parity difference on integer group codes (fairlearn's figure, fast enough to bootstrap)."""
+    return _spread(pred.astype(float), codes)
+
+
+def _eo(y: np.ndarray, pred: np.ndarray, codes: np.ndarray) -> float:
+    """Equalized-odds difference: the larger of the TPR and FPR spreads (as fairlearn computes it)."""
+    pos, neg = y == 1, y == 0
+    return max(_spread(pred[pos].astype(float), codes[pos]), _spread(pred[neg].astype(float), codes[neg]))
+
+
+def summary(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, table: pd.DataFrame, *, n_boot: int, seed: int) -> dict:
+    """The feature's headline figures over the groups large enough to judge (a group of nine with
+    no positives has no true-positive rate, and would otherwise decide the difference): parity and
+    equalized-odds differences with intervals, and the four-fifths verdict (min and max selection
+    ratio). Fewer than two such groups: the differences are not computed (NaN)."""
+    judged = table[table["judged"]]
+    keep = np.isin(groups, judged["group"].to_numpy())
+    y, pred, codes = np.asarray(y)[keep], np.asarray(pred)[keep], pd.factorize(np.asarray(groups)[keep])[0]
+    ratios = judged["selection_ratio"].dropna()
+    enough = len(judged) >= 2
+    nan2 = [float("nan"), float("nan")]
+    return {
+        "groups_judged": judged["group"].tolist(),
+        "demographic_parity_difference": _dp(y, pred, codes) if enough else float("nan"),
+        "demographic_parity_difference_ci": bootstrap_ci(_dp, y, pred, codes, n_boot=n_boot, seed=seed, strata=codes)
+        if enough else nan2,
+        "equalized_odds_difference": _eo(y, pred, codes) if enough else float("nan"),
+        "equalized_odds_difference_ci": bootstrap_ci(_eo, y, pred, codes, n_boot=n_boot, seed=seed, strata=codes)
+        if enough else nan2,
+        "reference_group": str(table.loc[table["reference"], "group"].iloc[0]),
+        "four_fifths": {"min": float(ratios.min()) if len(ratios) else float("nan"),
+                        "max": float(ratios.max()) if len(ratios) else float("nan"),
+                        "passed": bool(judged["four_fifths_ok"].all()), "groups_judged": int(len(judged))},
+    }
+
+
+def fairness_report(y: np.ndarray, pred: np.ndarray, frame: pd.DataFrame, sensitive: list[str], *,
+                    n_boot: int = 200, seed: int = 0, min_group_size: int = 100,
+                    min_group_positives: int = 0) -> tuple[dict, dict]:
+    """({name: table}, {name: summary}) for every sensitive feature in `frame` and, when two or more
+    are present, the intersection of the first two ("a x b")."""
+    present = [c for c in sensitive if c in frame.columns]
+    sets = [[c] for c in present] + ([present[:2]] if len(present) >= 2 else [])
     tables, summaries = {}, {}
-    for col in sensitive:
-        if col in frame.columns:
-            tables[col], summaries[col] = group_metrics(np.asarray(y), np.asarray(pred), frame[col])
+    for cols in sets:
+        name = " x ".join(cols)
+        g = _groups(frame, cols)
+        tables[name] = group_table(y, pred, g, n_boot=n_boot, seed=seed, min_group_size=min_group_size,
+                                   min_group_positives=min_group_positives)
+        summaries[name] = summary(y, pred, g, tables[name], n_boot=n_boot, seed=seed)
     return tables, summaries

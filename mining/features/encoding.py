@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler, TargetEncoder
 
 from mining.features.impute import GroupMedianImputer
+from mining.features.interactions import Interactions
 
 
 def _as_text(X):
@@ -21,9 +22,11 @@ def _as_text(X):
 
 
 def build_preprocessor(definitions: dict, *, scale: bool, seed: int) -> Pipeline:
-    """Domain imputation, then per-kind encoding: numeric / one-hot / target-encoded."""
+    """Domain imputation, the declared interactions, then per-kind encoding: numeric / one-hot /
+    target-encoded."""
     feats = definitions["features"]
-    numeric = [f["name"] for f in feats if f["kind"] == "numeric"]
+    interactions = definitions.get("interactions") or {}
+    numeric = [f["name"] for f in feats if f["kind"] == "numeric"] + list(interactions)
     onehot = [f["name"] for f in feats if f.get("encoding") == "onehot"]
     target = [f["name"] for f in feats if f.get("encoding") == "target"]
     num_steps = [SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)]
@@ -42,4 +45,5 @@ def build_preprocessor(definitions: dict, *, scale: bool, seed: int) -> Pipeline
         transformers.append(("target", make_pipeline(*te), target))
     columns = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=True)
     return Pipeline([("domain_impute", GroupMedianImputer(definitions.get("imputation") or {})),
+                     ("interactions", Interactions(interactions)),
                      ("encode", columns)])

@@ -9,6 +9,7 @@ from pandas.api import types as ptypes
 
 from mining.charter import CLASSIFICATION, task_of
 from mining.features.history import describe, history_features
+from mining.features.interactions import resolve
 from mining.features.split import assign_split
 from mining.params import Params
 
@@ -105,6 +106,9 @@ def build_table(params: Params, charter: dict, entities: pd.DataFrame,
             feats[-1].update(min=float(x.min()) if len(x) else None, max=float(x.max()) if len(x) else None)
 
     inputs = {f["name"] for f in feats}
+    interactions, not_built = resolve(fp.get("interactions") or {}, {f["name"] for f in feats if f["kind"] == "numeric"},
+                                      set(frame.columns))
+    excluded.update(not_built)
     imputation = {col: [g for g in groups if g in inputs]
                   for col, groups in (fp.get("domain_imputation") or {}).items() if col in inputs}
     keep = [c for c in [id_col, time_col] if c] + [f["name"] for f in feats] + [c for c in sensitive if c not in inputs]
@@ -113,4 +117,4 @@ def build_table(params: Params, charter: dict, entities: pd.DataFrame,
         out[TARGET] = y.to_numpy()
     out[SPLIT] = split.to_numpy()
     return FeatureTable(out, {"features": feats, "excluded": excluded, "roles": roles,
-                              "imputation": imputation, "cutoff": ev.get("cutoff") if events is not None else None})
+                              "imputation": imputation, "interactions": interactions, "cutoff": ev.get("cutoff") if events is not None else None})

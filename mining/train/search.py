@@ -54,6 +54,7 @@ class SearchConfig:
     device: str
     ensemble: dict
     storage_dir: Path | None  # None: in memory, nothing resumes
+    value_margin: float = 0.0  # the simplest candidate is kept unless the chosen one beats it by this
 
     @classmethod
     def from_params(cls, train: dict, seed: int, storage_dir: Path | None, device: str) -> "SearchConfig":
@@ -63,7 +64,8 @@ class SearchConfig:
                    n_jobs=int(train["n_jobs"]), class_weight=train.get("class_weight"),
                    downsample_majority=train.get("downsample_majority"),
                    early_stopping_rounds=int(train["early_stopping_rounds"]), device=device,
-                   ensemble=dict(train["ensemble"]), storage_dir=storage_dir)
+                   ensemble=dict(train["ensemble"]), storage_dir=storage_dir,
+                   value_margin=float(train["value_margin"]))
 
 
 @dataclass
@@ -77,11 +79,14 @@ class SearchResult:
     study_key: str
     trials: pd.DataFrame
     why: str = ""
+    value_case: dict | None = None  # the chosen model against the simplest (`value_case`)
 
 
-def search_key(data_hash: str, scheme: str, n_rows: int, cfg: SearchConfig) -> str:
-    """Identity of a search: same data, validation and spaces -> same studies (resume)."""
+def search_key(data_hash: str, scheme: str, n_rows: int, cfg: SearchConfig, definitions: dict) -> str:
+    """Identity of a search: same data, inputs (after pruning), interactions, validation and spaces
+    -> same studies (resume)."""
     ident = {"data": data_hash, "scheme": scheme, "rows": n_rows, "metric": cfg.metric, "seed": cfg.seed,
+             "inputs": [f["name"] for f in definitions["features"]], "interactions": definitions.get("interactions"),
              "class_weight": cfg.class_weight, "downsample": cfg.downsample_majority,
              "early_stopping": cfg.early_stopping_rounds,
              "candidates": {k: {"defaults": v.get("defaults"), "space": v.get("space")} for k, v in cfg.candidates.items()}}
@@ -243,12 +248,18 @@ class Search:
                 chosen, model, params = "blend", blend, {"weights": weights}
                 why = (f"the blend's out-of-fold {cfg.metric} {blend_score:.4f} beats the best single model by at "
                        f"least ensemble.min_gain={ens.get('min_gain')}")
+        scores = {n: t.value for n, t in best.items()} | ({"blend": blend_score} if chosen == "blend" else {})
+        case = value_case(scores, chosen, cfg.value_margin, cfg.metric)
+        if case["kept_simple"]:
+            chosen, why = case["simplest"], case["statement"]
+            model, oof = fitted[chosen], oofs[chosen]
+            params = best[chosen].user_attrs["settings"]
         rows += [{"candidate": n, "status": s} for n, s in skipped.items()]
         board = pd.DataFrame(rows)
         board["chosen"] = board["candidate"] == chosen
         board = board.sort_values("cv_mean", ascending=False, na_position="last").reset_index(drop=True)
         trials = pd.concat([_trials_frame(n, s) for n, s in studies.items()], ignore_index=True)
-        return SearchResult(board, chosen, model, oof, self.scheme, params, self.key, trials, why)
+        return SearchResult(board, chosen, model, oof, self.scheme, params, self.key, trials, why, case)
 
     def _row(self, name, study, t, model, X_test, y_test) -> dict:
         states = [x.state for x in study.get_trials(deepcopy=False)]
@@ -265,6 +276,27 @@ class Search:
                 "trials": 0, "pruned": 0, "best_trial": None,
                 "members": ", ".join(f"{n}x{w}" for n, w in weights.items())} | \
             _serving_figures(blend, self.X, X_test, y_test) | {"interpretability": INTERPRETABILITY["blend"]}
+
+
+SIMPLICITY = ["logreg", "histgb", "lightgbm", "xgboost", "mlp", "torch_mlp", "blend"]  # simplest first
+
+
+def value_case(scores: dict[str, float], chosen: str, margin: float, metric: str) -> dict:
+    """Does the chosen model earn its complexity? It must beat the simplest candidate's
+    cross-validated score by `margin`; otherwise the simplest is kept (`kept_simple`)."""
+    simplest = next(n for n in SIMPLICITY if n in scores)
+    gain = scores[chosen] - scores[simplest]
+    kept = chosen != simplest and gain < margin
+    if chosen == simplest:
+        text = f"{simplest}, the simplest candidate, scored best ({metric} {scores[simplest]:.4f})"
+    elif kept:
+        text = (f"{simplest} kept: {chosen} beat it by only {gain:+.4f} {metric}, less than train.value_margin "
+                f"{margin}, so its complexity does not pay")
+    else:
+        text = (f"{chosen} beats the simplest candidate, {simplest}, by {gain:+.4f} cross-validated {metric} "
+                f"(train.value_margin {margin})")
+    return {"chosen": simplest if kept else chosen, "simplest": simplest, "challenger": chosen, "metric": metric,
+            "margin": margin, "gain": float(gain), "kept_simple": bool(kept), "statement": text}
 
 
 def _has_complete(study: optuna.Study) -> bool:
