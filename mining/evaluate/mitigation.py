@@ -25,6 +25,7 @@ from sklearn.pipeline import Pipeline
 
 from mining.evaluate.fairness import _dp, _eo
 from mining.features.encoding import build_preprocessor
+from mining.stats import bootstrap_ci
 
 SHIP = ("none", "auto", "exponentiated_gradient")
 
@@ -109,13 +110,27 @@ def fair_mixture(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, definitions
     return pipe.fit(X, y, model__sensitive_features=groups)
 
 
-def outcome(name: str, y: np.ndarray, pred: np.ndarray, groups: np.ndarray, scores: np.ndarray | None = None) -> dict:
-    """One before/after row: accuracy, precision, recall, share flagged, the group differences."""
+def outcome(name: str, y: np.ndarray, pred: np.ndarray, groups: np.ndarray, scores: np.ndarray | None = None, *,
+            n_boot: int = 200, seed: int = 0) -> dict:
+    """One before/after row: accuracy, precision, recall, share flagged, ROC AUC, and the group
+    differences with 95 % bootstrap intervals (rows resampled within each group)."""
     codes = pd.factorize(groups)[0]
+    y, pred = np.asarray(y), np.asarray(pred)
     return {"model": name, "accuracy": accuracy_score(y, pred), "precision": precision_score(y, pred, zero_division=0),
             "recall": recall_score(y, pred, zero_division=0), "flagged_rate": float(np.mean(pred)),
             "roc_auc": float(roc_auc_score(y, scores)) if scores is not None else np.nan,
-            "equalized_odds_difference": _eo(y, pred, codes), "demographic_parity_difference": _dp(y, pred, codes)}
+            "equalized_odds_difference": _eo(y, pred, codes),
+            "equalized_odds_difference_ci": bootstrap_ci(_eo, y, pred, codes, n_boot=n_boot, seed=seed, strata=codes),
+            "demographic_parity_difference": _dp(y, pred, codes),
+            "demographic_parity_difference_ci": bootstrap_ci(_dp, y, pred, codes, n_boot=n_boot, seed=seed, strata=codes)}
+
+
+def readable_outcomes(rows: pd.DataFrame) -> pd.DataFrame:
+    """The before/after table for a reviewer: each difference with its interval in one cell."""
+    out = rows.copy()
+    for k in ("equalized_odds_difference", "demographic_parity_difference"):
+        out[k] = [f"{v:.3f} ({lo:.3f}-{hi:.3f})" for v, (lo, hi) in zip(rows[k], rows[f"{k}_ci"])]
+    return out.drop(columns=["equalized_odds_difference_ci", "demographic_parity_difference_ci"])
 
 
 def ship_mitigated(ship: str, limit: float | None, before: float, after: float) -> tuple[bool, str]:

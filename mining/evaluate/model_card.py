@@ -87,7 +87,7 @@ def build_card(charter: dict, meta: dict, defs: dict, *, metrics: dict, operatin
                                   "backtest": backtest},
         "error_clusters": clusters, "robustness": robustness, "business": business, "value_case": value_case,
         "training": {"train_rows": meta["train_rows"], "cv_scheme": meta["cv_scheme"], "params": meta["params"],
-                     "pruned_inputs": meta.get("pruned", [])},
+                     "pruned_inputs": meta.get("pruned", []), "interaction_pairs": meta.get("interaction_pairs", [])},
         "gates": gates, "top_features": importance.head(10).to_dict("records"),
         "ethical_considerations": [
             {"risk": "unequal error rates between groups", "mitigation": mitigation.get("why", "")},

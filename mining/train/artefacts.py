@@ -21,9 +21,10 @@ if TYPE_CHECKING:  # a type hint only: readers of the artefacts need not import 
 
 
 def save(params: Params, result: SearchResult, definitions: dict, train: pd.DataFrame, device: str,
-         pruned: list[str] = ()) -> dict:
+         pruned: list[str] = (), interaction_pairs: list[dict] = ()) -> dict:
     """The chosen model, its leaderboard, trials, out-of-fold scores and metadata (`pruned`: the
-    inputs pruning left out; the model ignores them, the API still accepts them)."""
+    inputs pruning left out, which the model ignores and the API still accepts; `interaction_pairs`:
+    the pairs of inputs a booster combines most)."""
     cat = Catalog(params.root)
     cat["candidate"].mkdir(parents=True, exist_ok=True)
     atomic.save(cat["model"], lambda p: joblib.dump(result.model, p))
@@ -33,7 +34,8 @@ def save(params: Params, result: SearchResult, definitions: dict, train: pd.Data
     atomic.save(cat["oof_scores"], oof.to_parquet)
     meta = {
         "task": CLASSIFICATION, "model": result.best_name, "why": result.why, "value_case": result.value_case,
-        "inputs": inputs(definitions), "pruned": list(pruned), "cv_scheme": result.scheme,
+        "inputs": inputs(definitions), "pruned": list(pruned), "interaction_pairs": list(interaction_pairs),
+        "cv_scheme": result.scheme,
         "train_rows": len(train), "train_positive_rate": float(train["target"].mean()),
         "params": result.best_params, "study_key": result.study_key, "device": device,
         "features_sha256": content_hash(cat["feature_table"]),
