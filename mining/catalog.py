@@ -36,6 +36,8 @@ def _entries() -> dict[str, Artefact]:
         "charter": A("data/scope/charter.json", "scope", "task, KPI thresholds, data access, output format", out=True),
         # 02 ingest
         "interim": A("data/interim", "ingest", "validated tables, quarantine, schema, profile, lineage", out=True),
+        "access_log": A("data/access/reads.jsonl", "ingest", "every read of a protected table: who, role, when, "
+                        "granted or refused (`mining.ingest.roles`)", dvc=False),
         "entities": A("data/interim/entities", "ingest", "validated entity rows (Parquet, hive-partitioned by date)"),
         "events": A("data/interim/events", "ingest", "validated event rows (Parquet, hive-partitioned by date)"),
         "quarantine": A("data/interim/quarantine.parquet", "ingest", "every rejected row with its reasons"),
@@ -83,6 +85,8 @@ def _entries() -> dict[str, Artefact]:
         "serving_model": A("models/serving/model.joblib", "deploy", "the pipeline tuned for serving"),
         "serving_info": A("models/serving/bundle.json", "deploy", "task, version, threshold, input schema"),
         "serving_approval": A("models/serving/approval.json", "deploy", "the governance approval it is served under"),
+        "explanations": A("reports/explanations", "deploy", "one page per explained decision (`mining explain ID`)",
+                          dvc=False),
         "openapi": A("models/serving/openapi.json", "deploy", "the API contract"),
         "api_contract": A("models/contract/openapi_v1.json", "deploy", "the /v1 contract as last deployed (kept "
                           "between runs): a later deploy may widen it, never narrow it", out=True, persist=True),
@@ -117,7 +121,12 @@ def _entries() -> dict[str, Artefact]:
         "governance": A("data/governance", "govern", "bias audit, DPIA record, approval", out=True),
         "bias_audit": A("data/governance/bias_audit.csv", "govern", "error rates per sensitive group"),
         "dpia": A("data/governance/dpia.json", "govern", "the data-protection record"),
+        "privacy": A("data/governance/privacy.json", "govern", "privacy-utility curve, budget spent, the private model's use"),
+        "private_model": A("data/governance/private_model.joblib", "govern",
+                           "the differentially private model, when govern ships it"),
         "approval": A("data/governance/approval.json", "govern", "review state and gates"),
+        "reviews": A("governance/reviews.sqlite", "govern", "review-board decisions (`mining approve`): append-only, "
+                     "outside the pipeline's outputs so that no rerun wipes them", dvc=False),
         # 09 enterprise
         "registry_db": A("models/registry/registry.sqlite", "enterprise", "model versions with lineage", out=True,
                          persist=True),

@@ -58,7 +58,21 @@ def main(argv: list[str] | None = None) -> int:
         if name == "retrain":
             cmd.add_argument("--force", action="store_true", help="retrain although the monitor saw no reason to")
     sub.add_parser("feedback", help="make sure the labelled-feedback file exists (the DVC stage `feedback`)")
+    approve = sub.add_parser("approve", help="record a review-board decision on the evaluated model version "
+                                             "(append-only; a high-risk use case is deployed only with every role's approval)")
+    approve.add_argument("version", help="the model version, as the model card names it")
+    approve.add_argument("--by", required=True, help="the reviewer's name")
+    approve.add_argument("--role", required=True, help="one of params/govern.yaml reviewers")
+    approve.add_argument("--decision", required=True, choices=["approve", "reject"])
+    approve.add_argument("--conditions", help="conditions attached to the decision")
+    explain = sub.add_parser("explain", help="one page explaining the latest logged decision for a customer id "
+                                             "(reasons from SHAP, what would change it)")
+    explain.add_argument("id", help="the customer id as the caller sent it (the log holds its pseudonym)")
     args = parser.parse_args(argv)
+    if args.command == "approve":
+        return approve_command(args)
+    if args.command == "explain":
+        return explain_command(args)
     if args.command in ("traffic", "retrain", "promote", "archive", "feedback"):
         return loop_command(args)
     if args.command == "serve":
@@ -131,6 +145,53 @@ def loop_command(args: argparse.Namespace) -> int:
     except (ParamsError, loop.LoopError, ReleaseError, TrafficError, FileNotFoundError) as exc:
         print(f"mining: {redact_text(str(exc))}", file=sys.stderr)
         return 1
+    return 0
+
+
+def approve_command(args: argparse.Namespace) -> int:
+    """`mining approve VERSION --by --role --decision`: signed against the model card as it is now."""
+    from mining.govern.review import ReviewRefused, record
+    from mining.lineage import content_hash
+    from mining.reports import read_json
+
+    try:
+        params = load_params({}, root=project_root())
+        cat = Catalog(params.root)
+        if not cat["model_card_json"].exists():
+            raise ReviewRefused(f"no model card at {cat.relative(cat['model_card_json'])}: run the evaluate stage first")
+        evaluated = read_json(cat["model_card_json"])["model"]["version"]
+        if args.version != evaluated:
+            raise ReviewRefused(f"the evaluated model is {evaluated}, not {args.version}: a decision is recorded against "
+                                "the model card the reviewer read")
+        row = record(cat["reviews"], model_version=args.version, reviewer=args.by, role=args.role,
+                     decision=args.decision, conditions=args.conditions,
+                     card_sha256=content_hash(cat["model_card_json"]), roles=list(params["govern"]["reviewers"]))
+    except (ParamsError, ReviewRefused) as exc:
+        print(f"mining: {exc}", file=sys.stderr)
+        return 1
+    print(f"approve: {row['decision']} of model {row['model_version']} by {row['reviewer']} ({row['role']}) at "
+          f"{row['decided_at']}, card {row['card_sha256'][:12]}; recorded in {cat.relative(cat['reviews'])}")
+    return 0
+
+
+def explain_command(args: argparse.Namespace) -> int:
+    """`mining explain ID`: reports/explanations/<pseudonym>.html for the id's latest decision."""
+    from mining.deploy.explanation import NoDecision, explain_decision, write_page
+    from mining.deploy.inference_log import pseudonymiser
+    from mining.deploy.server import log_url
+
+    try:
+        params = load_params({}, root=project_root())
+        cat = Catalog(params.root)
+        pseudonym = pseudonymiser(params["deploy"]["pseudonym_key_env"], cat["pseudonym_key"])(args.id)
+        e = explain_decision(params.root, log_url(params), pseudonym, list(params["govern"]["actionable"]))
+        page = write_page(params.root, e)
+    except (ParamsError, NoDecision, LookupError) as exc:
+        print(f"mining: {args.id}: {exc}", file=sys.stderr)
+        return 1
+    print(f"explain: {args.id} was {e['decision']} (score {e['score']:.3f}, threshold {e['threshold']:.3f}) by model "
+          f"{e['model_version']} at {e['decided_at']}; top reason: {e['reasons'][0]['text'] if e['reasons'] else 'none'}")
+    print(f"  page: {cat.relative(page)}")
     return 0
 
 

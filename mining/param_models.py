@@ -94,6 +94,7 @@ class Project(Strict):
     value_case: str
     build_vs_buy: BuildVsBuy
     personal_data_allowed: list[str]
+    high_risk: bool
     lineage: Lineage
     data_access: list[DataAccess]
     output: Output
@@ -458,11 +459,35 @@ class PersonalField(Strict):
     model_input: bool
 
 
+class DifferentialPrivacy(Strict):
+    enabled: bool
+    ship_epsilon: Positive | None
+    epsilons: list[Positive] = Field(min_length=1)
+    repeats: Annotated[int, Field(ge=1)]
+    data_norm: Positive
+
+
+class Access(Strict):
+    purposes: dict[str, list[str]]
+    spike: Annotated[float, Field(gt=1)]
+    min_ids: Annotated[int, Field(ge=1)]
+
+
+class Roles(Strict):
+    default: str
+    grants: dict[str, list[Literal["quarantine", "entities", "events", "raw_identifiers"]]]
+
+
 class Govern(Strict):
     personal_data: dict[str, PersonalField]
     report_only: list[str]
     retention: str
     reviewers: list[str] = Field(min_length=1)
+    mitigations: list[str]
+    actionable: list[str]
+    differential_privacy: DifferentialPrivacy
+    access: Access
+    roles: Roles
 
 
 class Enterprise(Strict):

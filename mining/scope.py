@@ -57,6 +57,7 @@ def build_charter(params: Params) -> dict:
         "kpis": project["kpis"],
         "sensitive_features": list(data.get("sensitive_features") or []),
         "personal_data_allowed": list(project.get("personal_data_allowed") or []),
+        "high_risk": bool(project["high_risk"]),
         "value_case": project["value_case"], "build_vs_buy": project["build_vs_buy"],
         "lineage": project["lineage"], "data_access": project["data_access"],
         "output": {"consumer": project["output"]["consumer"], "format": project["output"]["format"],

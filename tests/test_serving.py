@@ -3,6 +3,7 @@ frozen /v1 contract, explanations, metrics, body limits and TLS."""
 
 import datetime as dt
 import ipaddress
+import shutil
 import socket
 import ssl
 import threading
@@ -19,13 +20,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 
-from mining.catalog import member
+from mining.catalog import Catalog, member
 from mining.deploy.api import Settings, create_app
 from mining.deploy.bundle import input_schema, pack, verify_scorer
 from mining.deploy.cache import PredictionCache
 from mining.deploy.contract import BreakingChange, breaking_changes, freeze, held_contract, openapi_of
 from mining.deploy.inference_log import InferenceLog, pseudonymiser, read_log
 from mining.deploy.routing import CANARY, route
+from mining.deploy.scoring import Served
 from mining.features.online import OnlineStore
 from mining.reports import read_json, write_json
 from mining.train.candidates import build_candidate
@@ -288,3 +290,28 @@ def test_with_a_certificate_the_api_answers_https_only(bundles, tmp_path):
     finally:
         server.should_exit = True
         thread.join(5)
+
+
+def test_a_logged_decision_is_explained_by_the_model_that_made_it(bundles, tmp_path):
+    from mining.deploy.explanation import NoDecision, explain_decision, write_page
+    live, _ = bundles
+    settings, url = logged(tmp_path)
+    root = tmp_path / "project"
+    shutil.copytree(live, Catalog(root)["serving"])
+    with TestClient(create_app(live, settings=settings)) as client:
+        r = client.post("/v1/predict", json={"records": [dict(RECORD, n_events_30d=0.0)], "ids": ["cust-7"]},
+                        headers={"X-Purpose": "retention call"})
+    assert r.status_code == 200, r.text
+    pseudonym = settings.pseudonym("cust-7")
+    e = explain_decision(root, url, pseudonym, ["n_events_30d", "plan"])
+    served = Served(live)
+    assert e["score"] == pytest.approx(r.json()["predictions"][0]["score"]) and e["decision"] == "flagged"
+    assert [x["input"] for x in e["reasons"]] == [x["input"] for x in served.explain(e["record"], 5)["reasons"]]
+    assert e["reasons"][0]["input"] == "n_events_30d" and e["reasons"][0]["contribution"] > 0  # SHAP's top reason
+    best = e["counterfactuals"][0]
+    assert best["input"] == "n_events_30d" and best["flips"]  # more activity would have cleared this customer
+    assert served.outputs([{**e["record"], "n_events_30d": best["to"]}])[0] < served.threshold
+    page = write_page(root, e).read_text()
+    assert "Why this decision" in page and "n_events_30d" in page and "cust-7" not in page
+    with pytest.raises(NoDecision, match="no decision is logged"):
+        explain_decision(root, url, settings.pseudonym("someone-else"), ["plan"])

@@ -24,6 +24,8 @@ from mining.catalog import Catalog, member, report
 from mining.charter import CLASSIFICATION, SEGMENTATION, task_of
 from mining.deploy.compiled import TOLERANCE, NotCompilable, compile_model, max_difference
 from mining.evaluate.results import load_calibration, shipped_model
+from mining.govern.privacy import shipped_private
+from mining.govern.review import ReviewRefused, require_sign_off
 from mining.lineage import content_hash
 from mining.reports import read_json, write_json
 from mining.train.candidates import for_serving
@@ -51,7 +53,19 @@ def approval_for(root: Path, version: str) -> dict:
                           f"govern stage first; {kept}")
     approval = read_json(cat["approval"])
     check_approval(approval, version, str(cat.relative(cat["approval"])))
-    return {**approval, "evaluation_gates": gates}
+    board = board_sign_off(root, version, content_hash(cat["model_card_json"]), approval.get("reviewers") or [])
+    return {**approval, "evaluation_gates": gates, "review_board": board}
+
+
+def board_sign_off(root: Path, version: str, card_sha256: str, reviewers: list[str]) -> dict:
+    """The review board's sign-off of `version` as described by the card with `card_sha256`:
+    required (NotApproved without it) when the charter marks the use case high-risk."""
+    cat = Catalog(root)
+    high_risk = bool(read_json(cat["charter"])["high_risk"])
+    try:
+        return require_sign_off(cat["reviews"], version, card_sha256, reviewers, high_risk) | {"high_risk": high_risk}
+    except ReviewRefused as exc:
+        raise NotApproved(f"{exc}; not deployed") from exc
 
 
 def check_approval(approval: dict | None, version: str, where: str) -> None:
@@ -129,7 +143,11 @@ def write_bundle(root: Path, definitions: dict, meta: dict, train: pd.DataFrame,
     staging = atomic.staging_dir(out)
     try:
         candidate = joblib.load(cat["model"])
-        if task == CLASSIFICATION:
+        private = shipped_private(root) if task == CLASSIFICATION else None
+        if private is not None:  # govern chose the differentially private model
+            model, threshold = for_serving(private[0]), private[1]["threshold"]
+            shipped = {"ships": "private", "epsilon": private[1]["epsilon"], "why": private[1]["why"]}
+        elif task == CLASSIFICATION:
             threshold, model = read_json(cat["threshold"])["threshold"], shipped_model(root, candidate, for_serving)
             shipped = {k: v for k, v in load_calibration(root).items() if k != "params"}
         else:
@@ -142,6 +160,7 @@ def write_bundle(root: Path, definitions: dict, meta: dict, train: pd.DataFrame,
             "task": task, "model_version": version, "model_type": meta["model"],
             "threshold": threshold, "id_column": definitions["roles"]["id"],
             "inputs": inputs, "scorer": scorer, "shipped": shipped,
+            "model_card_sha256": content_hash(cat["model_card_json"]),
         }, approval)
         if accept is not None:
             accept(staging)

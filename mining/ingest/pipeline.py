@@ -29,6 +29,7 @@ from mining.ingest.encryption import Keys
 from mining.ingest.outliers import fences_of
 from mining.ingest.privacy import pseudonymise, pseudonymiser
 from mining.ingest.profile import profile_files
+from mining.ingest.roles import authorize
 from mining.lineage import content_hash, git_commit
 from mining.params import Params
 from mining.reports import write_json
@@ -379,6 +380,13 @@ def read_lineage(params: Params) -> dict:
     return json.loads(Catalog(params.root)["ingest_lineage"].read_text())
 
 
+def read_quarantine(params: Params) -> pd.DataFrame:
+    """The rows ingest refused, with their reasons: raw records, so for a role granted `quarantine`."""
+    authorize(params, "quarantine")
+    cat = Catalog(params.root)
+    return encryption.read_parquet(cat["quarantine"], encryption.keys_from(params["ingest"], "quarantine"))
+
+
 def read_profile(params: Params) -> pd.DataFrame:
     return pd.read_csv(Catalog(params.root)["profile"])
 
@@ -407,16 +415,19 @@ def security_note(params: Params, result: IngestResult) -> str:
 
 
 def read_entities(params: Params) -> pd.DataFrame:
-    """The validated entity table written by this stage."""
+    """The validated entity table written by this stage (for a role allowed to read it)."""
+    authorize(params, "entities")
     cat = Catalog(params.root)
     return store.read_table(cat["entities"], store.schema_of(cat["ingest_schema"], "entities"),
                             keys=encryption.keys_from(params["ingest"], "tables"))
 
 
 def read_events(params: Params) -> pd.DataFrame | None:
-    """The validated event history written by this stage (None when the source has none)."""
+    """The validated event history written by this stage (None when the source has none; for a role
+    allowed to read it)."""
     cat = Catalog(params.root)
     if not cat["events"].exists():
         return None
+    authorize(params, "events")
     return store.read_table(cat["events"], store.schema_of(cat["ingest_schema"], "events"),
                             keys=encryption.keys_from(params["ingest"], "tables"))
