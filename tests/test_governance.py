@@ -273,3 +273,42 @@ def tiny_ingested(tmp_path):
     P = load_params({"data.demo.n_customers": 400}, root)
     ingest(P, {"task": {"type": "classification"}})
     return P
+
+
+def test_a_high_risk_challenger_is_not_promoted_without_the_boards_sign_off(tmp_path):
+    from mining.catalog import Catalog, member
+    from mining.deploy.bundle import NotApproved, bundle_sign_off
+    from mining.reports import write_json
+    cat = Catalog(tmp_path)
+    roles = ["model risk officer", "data protection officer"]
+    write_json(cat["charter"], {"high_risk": True})
+    challenger = tmp_path / "models" / "releases" / "v2"
+    challenger.mkdir(parents=True)
+    write_json(challenger / member("serving_info"), {"model_version": "v2", "model_card_sha256": "card-v2"})
+    write_json(challenger / member("serving_approval"), {"model_version": "v2", "reviewers": roles})
+    with pytest.raises(NotApproved, match="model v2 is a high-risk use case"):
+        bundle_sign_off(tmp_path, challenger)
+    for role in roles:
+        review.record(cat["reviews"], model_version="v2", reviewer="R", role=role, decision="approve", conditions=None,
+                      card_sha256="card-v2", roles=roles)
+    assert bundle_sign_off(tmp_path, challenger)["approved"]
+
+
+def test_remediation_re_audits_the_mitigated_decisions_and_shows_the_gate_passing_with_its_cost():
+    import numpy as np
+
+    from mining.govern.bias_audit import remediation
+    rng = np.random.default_rng(0)
+    n = 4000
+    g = rng.choice(["a", "b"], n)
+    y = (rng.random(n) < 0.3).astype(int)
+    flagged = (rng.random(n) < np.where(y == 1, np.where(g == "a", 0.9, 0.4), np.where(g == "a", 0.3, 0.05))).astype(int)
+    fair = (rng.random(n) < np.where(y == 1, 0.6, 0.15)).astype(int)  # the same odds in both groups
+    pred = pd.DataFrame({"target": y, "flagged": flagged, "sex": g, "flagged_threshold_optimizer": fair})
+    kpis = {"max_equalized_odds_difference": 0.2, "max_demographic_parity_difference": None, "min_group_size": 100,
+            "min_group_positives": 30}
+    table = remediation(pred, ["sex"], kpis).set_index("decisions")
+    assert table.loc["as shipped", "fairness_gates_failed"] >= 1 and "equalized-odds" in table.loc["as shipped", "failed"]
+    fixed = table.loc["ThresholdOptimizer (per-group thresholds)"]
+    assert fixed["fairness_gates_failed"] == 0 and fixed["failed"] == "none"
+    assert "ExponentiatedGradient (constrained logistic mixture)" not in table.index  # not trained: not shown

@@ -68,6 +68,14 @@ def board_sign_off(root: Path, version: str, card_sha256: str, reviewers: list[s
         raise NotApproved(f"{exc}; not deployed") from exc
 
 
+def bundle_sign_off(root: Path, bundle: Path) -> dict:
+    """The review board's sign-off of a kept bundle (the challenger `mining promote` would make
+    champion), against the model card it was built with; NotApproved for a high-risk use case
+    without every role's approval."""
+    info, approval = read_json(bundle / member("serving_info")), read_json(bundle / member("serving_approval"))
+    return board_sign_off(root, info["model_version"], info.get("model_card_sha256", ""), approval.get("reviewers") or [])
+
+
 def check_approval(approval: dict | None, version: str, where: str) -> None:
     """Refuse unless `approval` passed and names `version` (what the API checks before serving)."""
     if approval is None:

@@ -91,3 +91,28 @@ def audit_segments(pred: pd.DataFrame, sensitive: list[str], kpis: dict,
         gates.append(gate(f"largest segment-share gap by {col}", float(gap.max()), "<=", limit,
                           REPORT))
     return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), gates
+
+
+REMEDIES = {"flagged_threshold_optimizer": "ThresholdOptimizer (per-group thresholds)",
+            "flagged_exponentiated_gradient": "ExponentiatedGradient (constrained logistic mixture)"}
+
+
+def remediation(pred: pd.DataFrame, sensitive: list[str], kpis: dict, report_only: list[str] = ()) -> pd.DataFrame:
+    """The audit re-run on the decisions of each mitigated model evaluate trained (columns
+    `flagged_<remedy>` of the holdout predictions): per remedy, the fairness gates failed before and
+    after, and what it costs (accuracy, share flagged, recall)."""
+    y = pred["target"].to_numpy()
+    _, before = audit(pred, sensitive, kpis, report_only)
+    rows = [_remedy_row("as shipped", pred["flagged"].to_numpy(), y, before)]
+    for col, name in REMEDIES.items():
+        if col in pred.columns:
+            _, gates = audit(pred.assign(flagged=pred[col]), sensitive, kpis, report_only)
+            rows.append(_remedy_row(name, pred[col].to_numpy(), y, gates))
+    return pd.DataFrame(rows)
+
+
+def _remedy_row(name: str, flagged: np.ndarray, y: np.ndarray, gates: list[dict]) -> dict:
+    failed = [g["gate"] for g in gates if not g["passed"]]
+    return {"decisions": name, "fairness_gates_failed": len(failed), "failed": ", ".join(failed) or "none",
+            "accuracy": float((flagged == y).mean()), "flagged_rate": float(flagged.mean()),
+            "recall": float(flagged[y == 1].mean()) if (y == 1).any() else float("nan")}

@@ -19,6 +19,7 @@ import pandas as pd
 from mining.catalog import Catalog, member, metrics, report
 from mining.deploy import releases
 from mining.deploy.api import Settings, create_app
+from mining.deploy.bundle import NotApproved, bundle_sign_off
 from mining.deploy.inference_log import InferenceLog, pseudonymiser
 from mining.deploy.keys import KeyStore
 from mining.deploy.server import log_url, running
@@ -164,6 +165,10 @@ def promote(params: Params) -> dict:
     if decision is None:
         raise LoopError("no challenger in shadow: `mining retrain` makes one")
     if decision["decision"] == PROMOTE:
+        try:  # a high-risk use case needs the review board's sign-off of the challenger too
+            bundle_sign_off(params.root, releases.challenger_dir(params.root))
+        except NotApproved as exc:
+            raise LoopError(f"promotion of challenger {decision['challenger']} refused: {exc}") from exc
         releases.promote(params.root, decision["reason"])
     elif decision["decision"] == REJECT:
         releases.reject(params.root, decision["reason"])
