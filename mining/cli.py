@@ -150,7 +150,7 @@ def loop_command(args: argparse.Namespace) -> int:
 
 def approve_command(args: argparse.Namespace) -> int:
     """`mining approve VERSION --by --role --decision`: signed against the model card as it is now."""
-    from mining.govern.review import ReviewRefused, record
+    from mining.reviews import ReviewRefused, record
     from mining.lineage import content_hash
     from mining.reports import read_json
 

@@ -108,16 +108,19 @@ def test_data_deps_are_earlier_stages_outputs_and_deploy_waits_for_governance():
     assert order.index("govern") < order.index("deploy") < order.index("monitor")
 
 
-def test_the_import_contracts_follow_the_order_dvc_runs_the_stages_in():
-    """Layers in run order (a stage never imports one that runs after it): govern, numbered 08, runs
-    before deploy and monitor, so deploy may read its review board and govern may import neither."""
+def test_the_import_contracts_follow_the_lifecycle_and_the_run_order():
+    """Layers in lifecycle order (a stage never imports a later-numbered one); a stage that runs
+    before a lower-numbered one (govern before deploy and monitor) is forbidden to import it."""
     contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
     layers = next(c for c in contracts if c["type"] == "layers")["layers"]
     stage_layers = [name.removeprefix("mining.") for name in layers if name.removeprefix("mining.") in STAGES]
-    assert stage_layers[::-1] == [s for s in run_order() if s in STAGES]
+    assert stage_layers[::-1] == list(STAGES)
+    order, numbered = run_order(), list(STAGES)
     forbidden = {(m.removeprefix("mining."), f.removeprefix("mining.")) for c in contracts if c["type"] == "forbidden"
                  for m in c["source_modules"] for f in c["forbidden_modules"]}
-    assert {("govern", "deploy"), ("govern", "monitor")} <= forbidden
+    runs_first = {(a, b) for a in STAGES for b in STAGES
+                  if order.index(a) < order.index(b) and numbered.index(a) > numbered.index(b)}
+    assert runs_first == {("govern", "deploy"), ("govern", "monitor")} and runs_first <= forbidden
 
 
 def test_the_strip_stage_writes_every_notebook_copy():

