@@ -169,11 +169,11 @@ def test_robustness_curves_degrade_with_noise_and_start_clean():
 def test_fast_parity_figures_match_fairlearn():
     from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 
-    from mining.evaluate.fairness import _dp, _eo
+    from mining.evaluate.fairness import parity_difference, odds_difference
     frame, y, pred = biased_predictions(1000, seed=5)
     codes = pd.factorize(frame["sex"])[0]
-    assert np.isclose(_dp(y, pred, codes), demographic_parity_difference(y, pred, sensitive_features=frame["sex"]))
-    assert np.isclose(_eo(y, pred, codes), equalized_odds_difference(y, pred, sensitive_features=frame["sex"]))
+    assert np.isclose(parity_difference(y, pred, codes), demographic_parity_difference(y, pred, sensitive_features=frame["sex"]))
+    assert np.isclose(odds_difference(y, pred, codes), equalized_odds_difference(y, pred, sensitive_features=frame["sex"]))
 
 
 def unfair_world(n: int = 4000, seed: int = 0):
@@ -322,3 +322,29 @@ def test_per_group_thresholds_pool_groups_with_one_class_and_decide_unseen_ones(
     unseen = np.where(np.arange(3000) % 2 == 0, g, "new")
     pred = per_group_decisions(y, s, g, s, unseen, min_positives=10, seed=0)
     assert pred.shape == (3000,) and set(np.unique(pred)) <= {0, 1}
+
+
+def test_the_business_case_reads_the_simulated_campaign_and_prices_the_threshold():
+    from mining.evaluate.abtest import business_case
+    y, s = scores_and_labels(20000, seed=3)
+    case, curve = business_case(y, s, 0.3, effect=0.3, contact_cost=10, retained_value=100, treated_share=0.5,
+                                alpha=0.05, power=0.8, min_effect=0.03, looks=5, n_boot=300, seed=0)
+    flagged = s >= 0.3
+    assert case["value_at_operating_threshold"] == pytest.approx(y[flagged].sum() * 30 - flagged.sum() * 10)
+    assert case["best_value"] == curve["value"].max() >= case["value_at_operating_threshold"]
+    assert case["ab_test"]["lift_ci"][0] < -0.3 < case["ab_test"]["lift_ci"][1]
+    assert sum(a["count"] for a in case["ab_test"]["arms"]) == flagged.sum()
+    assert case["sample_size_per_arm"] > 0 and 0.12 < case["peeking_false_positive_rate"] < 0.16
+
+
+def test_mitigate_measures_both_remedies_on_the_judged_groups_and_decides_the_shipping():
+    from mining.evaluate.mitigation import mitigate
+    frame, y, g, defs = unfair_world(4000)
+    X = frame[["x", "w"]]
+    s = 1 / (1 + np.exp(-(frame["x"].to_numpy() - 1)))
+    out = mitigate(X[:3000], y[:3000], s[:3000], g[:3000], X[3000:], y[3000:], s[3000:], (s[3000:] >= 0.5).astype(int),
+                   g[3000:], ["a", "b"], defs, model_name="m", bound=0.02, ship="auto", limit=0.2, min_positives=10,
+                   min_precision=0.5, min_flagged_share=0.01, n_boot=50, seed=0)
+    eo = out["table"]["equalized_odds_difference"].tolist()
+    assert len(eo) == 3 and eo[0] > 0.2 and eo[1] < 0.5 * eo[0]  # per-group thresholds narrow the gap
+    assert out["ships"] == (eo[2] <= 0.2) and out["threshold_optimizer"].shape == (1000,)

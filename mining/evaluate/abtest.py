@@ -87,3 +87,28 @@ def value_curve(y: np.ndarray, scores: np.ndarray, *, effect: float, contact_cos
         rows.append({"threshold": float(t), "called": int(hit.sum()), "expected_saved": float(saved),
                      "value": float(saved * retained_value - hit.sum() * contact_cost)})
     return pd.DataFrame(rows)
+
+
+def business_case(y: np.ndarray, scores: np.ndarray, threshold: float, *, effect: float, contact_cost: float,
+                  retained_value: float, treated_share: float, alpha: float, power: float, min_effect: float,
+                  looks: int, n_boot: int, seed: int) -> tuple[dict, pd.DataFrame]:
+    """(the evaluation's business figures, the value curve): value at the operating threshold and
+    the best threshold for value; the simulated A/B read with the two-proportion test and the
+    bootstrapped lift; the sample size a real test needs; the error rate under `looks` peeks."""
+    y, scores = np.asarray(y), np.asarray(scores)
+    flagged = scores >= threshold
+    curve = value_curve(y, scores, effect=effect, contact_cost=contact_cost, retained_value=retained_value)
+    best = curve.loc[curve["value"].idxmax()]
+    campaign = simulate_campaign(y, flagged, effect=effect, treated_share=treated_share, seed=seed)
+    control = campaign.loc[campaign["arm"] == "control", "left"].to_numpy()
+    called = campaign.loc[campaign["arm"] == "called", "left"].to_numpy()
+    test = two_proportion_test(int(control.sum()), len(control), int(called.sum()), len(called), alpha)
+    base_rate = float(control.mean())
+    return {"best_threshold": float(best["threshold"]), "best_value": float(best["value"]),
+            "best_called": int(best["called"]),
+            "value_at_operating_threshold": float(y[flagged].sum() * effect * retained_value - flagged.sum() * contact_cost),
+            "ab_test": {**test, **bootstrap_lift(control, called, n_boot=n_boot, seed=seed),
+                        "arms": [{"arm": "called", "sum": int(called.sum()), "count": len(called)},
+                                 {"arm": "control", "sum": int(control.sum()), "count": len(control)}]},
+            "base_rate": base_rate, "sample_size_per_arm": sample_size(base_rate, -min_effect, alpha, power),
+            "peeking_false_positive_rate": peeking_false_positive_rate(looks, alpha)}, curve

@@ -70,7 +70,10 @@ def _words(cond: Condition) -> str:
 def _simplest(D: pd.DataFrame, conds: list[Condition], wrong: np.ndarray, min_size: int) -> list[Condition]:
     """Drop the tests that do not sharpen the rule: one goes when the rule without it keeps at
     least 95 % of the error rate (and its size stays above `min_size`)."""
-    rate = lambda c: wrong[_mask(D, c)].mean() if _mask(D, c).sum() >= min_size else -1.0  # noqa: E731
+    def rate(c: list[Condition]) -> float:
+        m = _mask(D, c)
+        return wrong[m].mean() if m.sum() >= min_size else -1.0
+
     conds = list(conds)
     for cond in sorted(conds, key=lambda c: SEP in c[0]):  # try numeric cuts first
         rest = [c for c in conds if c != cond]

@@ -68,12 +68,12 @@ def _spread(hits: np.ndarray, codes: np.ndarray) -> float:
     return float(rate.max() - rate.min())
 
 
-def _dp(y: np.ndarray, pred: np.ndarray, codes: np.ndarray) -> float:
+def parity_difference(y: np.ndarray, pred: np.ndarray, codes: np.ndarray) -> float:
     """Demographic-parity difference on integer group codes (fairlearn's figure, fast enough to bootstrap)."""
     return _spread(pred.astype(float), codes)
 
 
-def _eo(y: np.ndarray, pred: np.ndarray, codes: np.ndarray) -> float:
+def odds_difference(y: np.ndarray, pred: np.ndarray, codes: np.ndarray) -> float:
     """Equalized-odds difference: the larger of the TPR and FPR spreads (as fairlearn computes it)."""
     pos, neg = y == 1, y == 0
     return max(_spread(pred[pos].astype(float), codes[pos]), _spread(pred[neg].astype(float), codes[neg]))
@@ -92,11 +92,11 @@ def summary(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, table: pd.DataF
     nan2 = [float("nan"), float("nan")]
     return {
         "groups_judged": judged["group"].tolist(),
-        "demographic_parity_difference": _dp(y, pred, codes) if enough else float("nan"),
-        "demographic_parity_difference_ci": bootstrap_ci(_dp, y, pred, codes, n_boot=n_boot, seed=seed, strata=codes)
+        "demographic_parity_difference": parity_difference(y, pred, codes) if enough else float("nan"),
+        "demographic_parity_difference_ci": bootstrap_ci(parity_difference, y, pred, codes, n_boot=n_boot, seed=seed, strata=codes)
         if enough else nan2,
-        "equalized_odds_difference": _eo(y, pred, codes) if enough else float("nan"),
-        "equalized_odds_difference_ci": bootstrap_ci(_eo, y, pred, codes, n_boot=n_boot, seed=seed, strata=codes)
+        "equalized_odds_difference": odds_difference(y, pred, codes) if enough else float("nan"),
+        "equalized_odds_difference_ci": bootstrap_ci(odds_difference, y, pred, codes, n_boot=n_boot, seed=seed, strata=codes)
         if enough else nan2,
         "reference_group": str(table.loc[table["reference"], "group"].iloc[0]),
         "four_fifths": {"min": float(ratios.min()) if len(ratios) else float("nan"),

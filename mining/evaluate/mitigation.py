@@ -23,7 +23,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 
-from mining.evaluate.fairness import _dp, _eo
+from mining.evaluate.fairness import odds_difference, parity_difference
+from mining.evaluate.metrics import choose_threshold
 from mining.features.encoding import build_preprocessor
 from mining.stats import bootstrap_ci
 
@@ -119,10 +120,10 @@ def outcome(name: str, y: np.ndarray, pred: np.ndarray, groups: np.ndarray, scor
     return {"model": name, "accuracy": accuracy_score(y, pred), "precision": precision_score(y, pred, zero_division=0),
             "recall": recall_score(y, pred, zero_division=0), "flagged_rate": float(np.mean(pred)),
             "roc_auc": float(roc_auc_score(y, scores)) if scores is not None else np.nan,
-            "equalized_odds_difference": _eo(y, pred, codes),
-            "equalized_odds_difference_ci": bootstrap_ci(_eo, y, pred, codes, n_boot=n_boot, seed=seed, strata=codes),
-            "demographic_parity_difference": _dp(y, pred, codes),
-            "demographic_parity_difference_ci": bootstrap_ci(_dp, y, pred, codes, n_boot=n_boot, seed=seed, strata=codes)}
+            "equalized_odds_difference": odds_difference(y, pred, codes),
+            "equalized_odds_difference_ci": bootstrap_ci(odds_difference, y, pred, codes, n_boot=n_boot, seed=seed, strata=codes),
+            "demographic_parity_difference": parity_difference(y, pred, codes),
+            "demographic_parity_difference_ci": bootstrap_ci(parity_difference, y, pred, codes, n_boot=n_boot, seed=seed, strata=codes)}
 
 
 def readable_outcomes(rows: pd.DataFrame) -> pd.DataFrame:
@@ -147,3 +148,30 @@ def ship_mitigated(ship: str, limit: float | None, before: float, after: float) 
         return False, (f"the mitigated model's {after:.3f} also exceeds the charter's limit {limit}: "
                        "shipping it would cost accuracy without meeting the limit")
     return True, f"the limit {limit} fails without mitigation ({before:.3f}) and holds with it ({after:.3f})"
+
+
+def mitigate(train_X: pd.DataFrame, y_train: np.ndarray, oof_scores: np.ndarray, groups_train: np.ndarray,
+             test_X: pd.DataFrame, y: np.ndarray, scores: np.ndarray, pred: np.ndarray, groups: np.ndarray,
+             judged: list[str], definitions: dict, *, model_name: str, bound: float, ship: str, limit: float | None,
+             min_positives: int, min_precision: float, min_flagged_share: float, n_boot: int, seed: int) -> dict:
+    """Both mitigations for one sensitive feature, measured on the holdout's judged groups against
+    the model as evaluated: `table` (before / after rows), the decisions of each (`threshold_optimizer`,
+    `exponentiated_gradient`), the ExponentiatedGradient pipeline with its scores and operating point
+    (chosen on its own training scores: it has no out-of-fold ones), and whether it ships and why."""
+    to_pred = per_group_decisions(y_train, oof_scores, groups_train, scores, groups, min_positives=min_positives,
+                                  seed=seed)
+    pool = pooled_groups(groups_train, y_train, min_positives)  # both classes in every group
+    eg = fair_mixture(train_X, y_train, np.array([pool[g] for g in groups_train], dtype=object), definitions,
+                      bound=bound, seed=seed)
+    operating = choose_threshold(y_train, eg.predict_proba(train_X)[:, 1], min_precision, min_flagged_share)
+    eg_scores = eg.predict_proba(test_X)[:, 1]
+    eg_pred = (eg_scores >= operating["threshold"]).astype(int)
+    j = np.isin(groups, judged)
+    measure = dict(n_boot=n_boot, seed=seed)
+    rows = [outcome(f"{model_name} (as evaluated above)", y[j], pred[j], groups[j], scores[j], **measure),
+            outcome("ThresholdOptimizer: per-group thresholds", y[j], to_pred[j], groups[j], **measure),
+            outcome("ExponentiatedGradient: constrained logistic mixture", y[j], eg_pred[j], groups[j], eg_scores[j],
+                    **measure)]
+    shipped, why = ship_mitigated(ship, limit, rows[0]["equalized_odds_difference"], rows[2]["equalized_odds_difference"])
+    return {"table": pd.DataFrame(rows), "threshold_optimizer": to_pred, "exponentiated_gradient": eg_pred,
+            "model": eg, "scores": eg_scores, "operating": operating, "ships": shipped, "why": why}

@@ -73,3 +73,11 @@ def drop_at(curves: pd.DataFrame, kind: str, level: float) -> float:
     if row.empty:
         raise KeyError(f"robustness has no {kind} at level {level}: add it to params evaluate.robustness.levels")
     return float(row["auc_drop"].iloc[0])
+
+
+def summary(curves: pd.DataFrame, level: float) -> dict:
+    """What the card and the gate read: AUC by noise level, and the AUC drop and decision flip rate
+    under Gaussian noise of `level`."""
+    at = curves[(curves["kind"] == "noise") & np.isclose(curves["level"], level)]
+    return {"auc_by_noise": auc_by_noise(curves), "curves": curves.to_dict("records"), "gate_level": level,
+            "noise_drop_at": drop_at(curves, "noise", level), "flip_rate_at": float(at["flip_rate"].iloc[0])}

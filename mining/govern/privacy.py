@@ -25,6 +25,7 @@ from sklearn.pipeline import Pipeline
 
 from mining import atomic
 from mining.catalog import Catalog
+from mining.evaluate.metrics import choose_threshold
 from mining.features.encoding import build_preprocessor
 from mining.reports import write_json
 
@@ -86,6 +87,20 @@ def privacy_curve(X: pd.DataFrame, y: np.ndarray, X_test: pd.DataFrame, y_test: 
         rows.append({"epsilon": eps if eps is not None else np.inf, "private": eps is not None,
                      "roc_auc": float(np.mean(aucs)), "roc_auc_sd": float(np.std(aucs)), "fits": len(aucs)})
     return pd.DataFrame(rows), float(accountant.total()[0])
+
+
+def ship_private(X: pd.DataFrame, y: np.ndarray, X_test: pd.DataFrame, y_test: np.ndarray, definitions: dict, *,
+                 epsilon: float, data_norm: float, min_precision: float, min_flagged_share: float,
+                 seed: int) -> tuple[Pipeline, dict]:
+    """The private model deploy is to serve: fitted at `epsilon`, its threshold chosen on its own
+    training scores by the charter's precision floor, its holdout ROC AUC (for the gate)."""
+    model = private_pipeline(definitions, epsilon, data_norm, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    operating = choose_threshold(np.asarray(y), model.predict_proba(X)[:, 1], min_precision, min_flagged_share)
+    auc = float(roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]))
+    return model, {"epsilon": epsilon, "threshold": operating["threshold"], "operating": operating, "roc_auc": auc}
 
 
 def write_private(root: Path, record: dict, model: Pipeline | None = None) -> None:

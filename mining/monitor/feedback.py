@@ -56,7 +56,7 @@ def read_scored(url: str, routes: tuple[str, ...] | None = None, since: pd.Times
     """The log's rows (of `routes`) with the scored record's inputs as columns and `at` as a time."""
     engine = engine_for(url)
     try:
-        query = sa.select(LOG.c.request_id, LOG.c.at, LOG.c.app, LOG.c.model_version, LOG.c.route,
+        query = sa.select(LOG.c.request_id, LOG.c.at, LOG.c.app, LOG.c.purpose, LOG.c.model_version, LOG.c.route,
                           LOG.c.record_id, LOG.c.features_sha256, LOG.c.features, LOG.c.score, LOG.c.decision)
         if routes:
             query = query.where(LOG.c.route.in_(routes))

@@ -52,3 +52,9 @@ def flaml_reference(X: pd.DataFrame, y: np.ndarray, splits, X_test: pd.DataFrame
 def _categories(X: pd.DataFrame) -> pd.DataFrame:
     """Text columns as pandas categoricals (FLAML's learners take those, not `str` columns)."""
     return X.apply(lambda c: c.astype("category") if not pd.api.types.is_numeric_dtype(c) else c)
+
+
+def with_reference(leaderboard: pd.DataFrame, row: dict) -> pd.DataFrame:
+    """The leaderboard with the reference row in its place by CV score (never the chosen one)."""
+    return pd.concat([leaderboard, pd.DataFrame([row | {"chosen": False}])], ignore_index=True) \
+        .sort_values("cv_mean", ascending=False, na_position="last", ignore_index=True)
