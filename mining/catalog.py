@@ -133,6 +133,10 @@ def _entries() -> dict[str, Artefact]:
         "registry_lineage": A("models/registry/lineage", "enterprise", "one lineage record per version", out=True),
         "bi": A("data/bi", "enterprise", "tables for BI tools (Parquet + CSV)", out=True),
         "index": A("reports/index.html", "enterprise", "the reviewers' start page", out=True),
+        "dashboard": A("reports/dashboard.html", "enterprise", "the executive dashboard: KPIs across every run "
+                       "loaded into the warehouse", out=True),
+        "guide": A("reports/guide.html", "enterprise", "how to read these scores: one page for business users, "
+                   "in the run's own figures", out=True),
     }
 
 

@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         if name == "retrain":
             cmd.add_argument("--force", action="store_true", help="retrain although the monitor saw no reason to")
     sub.add_parser("feedback", help="make sure the labelled-feedback file exists (the DVC stage `feedback`)")
+    outcomes = sub.add_parser("outcomes", help="import outcomes from operations (columns id, outcome, date) into the "
+                                               "inference log's feedback table, ids pseudonymised")
+    outcomes.add_argument("source", help="a CSV or Parquet file, or a SQLAlchemy URL (with --table)")
+    outcomes.add_argument("--table", help="the table at the URL that holds id, outcome, date")
     approve = sub.add_parser("approve", help="record a review-board decision on the evaluated model version "
                                              "(append-only; a high-risk use case is deployed only with every role's approval)")
     approve.add_argument("version", help="the model version, as the model card names it")
@@ -73,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return approve_command(args)
     if args.command == "explain":
         return explain_command(args)
-    if args.command in ("traffic", "retrain", "promote", "archive", "feedback"):
+    if args.command in ("traffic", "retrain", "promote", "archive", "feedback", "outcomes"):
         return loop_command(args)
     if args.command == "serve":
         from mining.deploy.server import NoKey, serve as run_server
@@ -107,12 +111,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def loop_command(args: argparse.Namespace) -> int:
-    """`mining traffic|retrain|promote|archive|feedback`: the monitoring loop around the stage."""
+    """`mining traffic|retrain|promote|archive|feedback|outcomes`: the monitoring loop around the stage."""
     from mining.charter import load_charter
     from mining.deploy.releases import ReleaseError
     from mining.deploy.server import log_url
     from mining.features.feedback import ensure
     from mining.monitor import loop
+    from mining.monitor.outcomes import OutcomeError
     from mining.monitor.retention import apply_retention
     from mining.monitor.traffic import TrafficError
 
@@ -120,6 +125,10 @@ def loop_command(args: argparse.Namespace) -> int:
         params = load_params(dict(parse_override(o) for o in getattr(args, "overrides", [])), root=project_root())
         if args.command == "feedback":
             print(f"feedback: {ensure(params.root)} labelled rows for the next training run")
+        elif args.command == "outcomes":
+            out = loop.import_outcomes_from(params, args.source, args.table)
+            print(f"outcomes: {out['written']:,} written to the feedback table, {out['matched']:,} matching a logged "
+                  f"decision, {out['unmatched']:,} not (yet) decided by this API")
         elif args.command == "traffic":
             d = params["deploy"]
             url = args.url or f"{'https' if d['tls_cert'] else 'http'}://{d['host']}:{d['port']}"
@@ -142,7 +151,7 @@ def loop_command(args: argparse.Namespace) -> int:
         else:
             for action in apply_retention(params.root, params["monitor"]["retention"], log_url(params)):
                 print(f"{action['action']}: {action['what']} -> {action['path']} ({action['reason']})")
-    except (ParamsError, loop.LoopError, ReleaseError, TrafficError, FileNotFoundError) as exc:
+    except (ParamsError, loop.LoopError, ReleaseError, TrafficError, OutcomeError, FileNotFoundError) as exc:
         print(f"mining: {redact_text(str(exc))}", file=sys.stderr)
         return 1
     return 0

@@ -478,6 +478,11 @@ class Roles(Strict):
     grants: dict[str, list[Literal["quarantine", "entities", "events", "raw_identifiers"]]]
 
 
+class TrafficAudit(Strict):
+    days: int = Field(ge=1)  # the latest days of labelled live decisions audited
+    min_records: Count  # fewer decisions with recorded groups fail the audit's coverage gate
+
+
 class Govern(Strict):
     personal_data: dict[str, PersonalField]
     report_only: list[str]
@@ -487,6 +492,7 @@ class Govern(Strict):
     actionable: list[str]
     differential_privacy: DifferentialPrivacy
     access: Access
+    traffic_audit: TrafficAudit
     roles: Roles
 
 
@@ -494,6 +500,8 @@ class Enterprise(Strict):
     warehouse_url: Url
     scores_table: str
     segments_table: str
+    cpu_hour_price: Annotated[float, Field(ge=0)]  # what a CPU-hour costs: the runs' compute priced
+    currency: str
 
 
 SCHEMAS: dict[str, type[Strict]] = {

@@ -100,6 +100,9 @@ def number(x: Any) -> str:
     return f"{x:.3g}"
 
 
+_env.filters["num"] = number  # the same figures in templates as in notebook tables
+
+
 def table(df: pd.DataFrame | pd.Series, index: bool = False) -> Styler:
     """A frame for a report: numbers through `number`, no index column (`index=True` turns a labelling
     index into the first column), headers that wrap between words."""

@@ -21,6 +21,7 @@ from nbconvert import HTMLExporter
 from mining import atomic
 from mining.catalog import Catalog
 from mining.charter import charter_task
+from mining.compute import metered, record
 from mining.locks import held
 from mining.reports import with_contents
 from mining.secrets import redact_text
@@ -124,7 +125,8 @@ def run_stage(stage: str, root: Path, overrides: dict[str, Any] | None = None,
               cell_timeout_s: int = 1800) -> StageRun:
     """Execute the stage's notebook; write the executed copy and the HTML report (catalog `executed`, `report`).
 
-    One run of a stage at a time (a second fails naming the first's pid). Whatever stops the run (a
+    One run of a stage at a time (a second fails naming the first's pid). A stage that succeeds has
+    its kernel's wall time, CPU seconds and peak memory added to its metrics (`mining.compute`). Whatever stops the run (a
     failing cell, a cell timeout, a dead kernel), the report is still written, showing where and
     why, then StageFailed is raised. Both files are replaced atomically and with credentials masked
     (the parameters cell holds the run's overrides).
@@ -140,9 +142,11 @@ def run_stage(stage: str, root: Path, overrides: dict[str, Any] | None = None,
         nb = strip(nbformat.read(source, as_version=4))
         error = None
         try:
-            pm.execute_notebook(nb, str(running), parameters={"overrides": dict(overrides or {})},
-                                kernel_name=ensure_kernel(), cwd=str(root), execution_timeout=cell_timeout_s,
-                                progress_bar=False, report_mode=False)
+            with metered() as compute:
+                pm.execute_notebook(nb, str(running), parameters={"overrides": dict(overrides or {})},
+                                    kernel_name=ensure_kernel(), cwd=str(root), execution_timeout=cell_timeout_s,
+                                    progress_bar=False, report_mode=False)
+            record(cat.metrics(stage), compute)
         except pm.PapermillExecutionError:
             error = _failure(running)
         except Exception as exc:  # a cell timeout or a dead kernel: no error cell, so note it

@@ -64,19 +64,19 @@ def holdout(groups: dict[str, int], seed: int = 0):
 
 
 def test_the_bias_audit_fails_closed_on_a_missing_or_unjudgeable_feature():
-    from mining.govern.bias_audit import audit
+    from mining.fairness_gates import audit
 
     kpis = {"max_equalized_odds_difference": 0.2, "max_demographic_parity_difference": None,
             "min_group_size": 100, "min_group_positives": 10}
     pred = holdout({"f": 400, "m": 400})
-    _, gates = audit(pred, ["gender"], kpis)
+    _, gates = audit(pred, ["gender"], kpis, where="r")
     assert by_name(gates)["groups large enough to judge by gender"]["passed"]
-    _, gates = audit(pred, ["gendr"], kpis)  # a typo: no column, no silent pass
+    _, gates = audit(pred, ["gendr"], kpis, where="r")  # a typo: no column, no silent pass
     with pytest.raises(GateError, match=r"groups large enough to judge by gendr: measured 0, required >= 2"):
         enforce(gates)
-    _, gates = audit(holdout({"f": 400, "m": 40}), ["gender"], kpis)  # one group too small to judge
+    _, gates = audit(holdout({"f": 400, "m": 40}), ["gender"], kpis, where="r")  # one group too small to judge
     assert not by_name(gates)["groups large enough to judge by gender"]["passed"]
-    _, gates = audit(holdout({"f": 400, "m": 40}), ["gender"], kpis, report_only=["gender"])
+    _, gates = audit(holdout({"f": 400, "m": 40}), ["gender"], kpis, report_only=["gender"], where="r")
     reported = by_name(gates)["groups large enough to judge by gender"]
     assert reported["passed"] and reported["threshold"] is None and "report_only" in reported["where"]
 

@@ -312,3 +312,87 @@ def test_remediation_re_audits_the_mitigated_decisions_and_shows_the_gate_passin
     fixed = table.loc["ThresholdOptimizer (per-group thresholds)"]
     assert fixed["fairness_gates_failed"] == 0 and fixed["failed"] == "none"
     assert "ExponentiatedGradient (constrained logistic mixture)" not in table.index  # not trained: not shown
+
+
+KPIS = {"max_equalized_odds_difference": 0.2, "max_demographic_parity_difference": None, "min_group_size": 100,
+        "min_group_positives": 30}
+
+
+def unfair_decisions(n: int, seed: int, start: str = "2026-03-01") -> pd.DataFrame:
+    """Decisions whose scores rank both groups equally well, thresholded at 0.5 although group b's
+    scores run lower: b's positives are missed far more often (an equalized-odds gap)."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    g = rng.choice(["a", "b"], n)
+    y = (rng.random(n) < 0.3).astype(int)
+    score = 1 / (1 + np.exp(-(2.5 * (y - 0.5) + rng.normal(0, 1, n) - np.where(g == "b", 1.2, 0.0))))
+    at = pd.Timestamp(start, tz="UTC") + pd.to_timedelta(np.sort(rng.uniform(0, 56, n)), unit="D")
+    return pd.DataFrame({"request_id": [f"r{i}" for i in range(n)], "at": at, "route": "live",
+                         "record_id": [f"p{seed}-{i}" for i in range(n)], "score": score,
+                         "decision": np.where(score >= 0.5, "flagged", "not flagged"), "target": y.astype(float),
+                         "sex": g})
+
+
+def test_the_traffic_audit_joins_groups_by_pseudonym_and_re_checks_the_gate_on_the_remedy():
+    from mining.monitor.traffic_audit import coverage, recent_decisions, traffic_audit, traffic_remediation
+    logged = unfair_decisions(6000, 1)
+    protected = logged.set_index("record_id")[["sex"]].iloc[:-500]  # 500 people's groups were never recorded
+    scored = logged.drop(columns="sex")
+    scored.loc[scored.index[-300:], "target"] = float("nan")  # outcomes not arrived yet
+    scored = pd.concat([scored, scored.iloc[:50].assign(route="shadow")])  # the challenger's: not decisions made
+    recent, about = recent_decisions(scored, protected, 28, labelled=True)
+    labelled = scored[(scored["route"] == "live") & scored["target"].notna()]
+    window = labelled[labelled["at"] > labelled["at"].max() - pd.Timedelta(days=28)]
+    assert about["records"] == len(recent) == len(window) and about["with_groups"] == recent["sex"].notna().sum()
+    assert about["with_groups"] == len(window) - window["record_id"].isin(logged["record_id"].iloc[-500:]).sum()
+    assert recent["flagged"].eq(recent["decision"].eq("flagged").astype(int)).all() and recent["target"].isin([0, 1]).all()
+    assert coverage(about, 200, 28)["passed"] and not coverage(about, len(recent) + 1, 28)["passed"]
+
+    boot = {"n_boot": 200, "seed": 0}
+    groups, gates = traffic_audit(recent, ["sex"], KPIS, [], False, **boot)
+    failed = [g for g in gates if not g["passed"]]
+    assert [g["gate"] for g in failed] == ["traffic: equalized-odds difference by sex (lower end of its 95 % interval)"]
+    low, high = failed[0]["interval"]
+    assert 0.2 < low == failed[0]["measured"] < failed[0]["estimate"] < high  # the evidence, not the estimate alone
+    assert set(groups["group"]) == {"a", "b", "missing"}  # the unrecorded are a group of their own, not dropped
+    assert groups.set_index("group").loc["b", "four_fifths"] == "outside"  # b is flagged far less often
+
+    holdout = unfair_decisions(4000, 2).assign(flagged=lambda f: (f["score"] >= 0.5).astype(int),
+                                               target=lambda f: f["target"].astype(int))
+    recorded = recent[recent["sex"].notna()]  # per-group thresholds need the group: the unrecorded get the largest's
+    _, gates = traffic_audit(recorded, ["sex"], KPIS, [], False, **boot)
+    remedy = traffic_remediation(holdout, recorded, gates, ["sex"], KPIS, [], **boot).set_index("decisions")
+    assert remedy.loc["as served", "fairness_gates_failed"] == 1
+    fixed = remedy.loc["per-group thresholds by sex (fitted on the holdout)"]
+    assert fixed["fairness_gates_failed"] == 0 and 0.5 < fixed["accuracy"] < 1 and fixed["flagged_rate"] > 0
+    fair = recorded.assign(flagged=recorded["target"])  # perfect decisions: nothing to remediate
+    _, fair_gates = traffic_audit(fair, ["sex"], KPIS, [], False, **boot)
+    assert traffic_remediation(holdout, fair, fair_gates, ["sex"], KPIS, [], **boot) is None
+
+
+def test_on_small_traffic_sampling_noise_alone_does_not_fail_the_gate():
+    import numpy as np
+
+    from mining.monitor.traffic_audit import traffic_audit
+    rng = np.random.default_rng(8)
+    n = 400  # two groups of ~200, ~12 positives each: the same odds in both, estimated noisily
+    frame = pd.DataFrame({"sex": rng.choice(["a", "b"], n), "target": (rng.random(n) < 0.12).astype(int)})
+    frame["flagged"] = (rng.random(n) < np.where(frame["target"] == 1, 0.5, 0.1)).astype(int)
+    kpis = KPIS | {"min_group_positives": 10}
+    _, gates = traffic_audit(frame, ["sex"], kpis, [], False, n_boot=300, seed=0)
+    odds = next(g for g in gates if "equalized-odds" in g["gate"])
+    assert odds["estimate"] > 0.3  # the estimate alone would have failed a fair model
+    assert odds["passed"] and odds["interval"][0] <= 0.2 < odds["interval"][1]  # no evidence of a breach
+
+
+def test_protected_groups_are_recorded_by_pseudonym_and_the_latest_value_wins(tmp_path):
+    from mining.monitor.protected import read_protected, write_protected
+    url = f"sqlite:///{tmp_path / 'log.sqlite'}"
+    assert read_protected(url).empty
+    write_protected(url, ["p1", "p2"], pd.DataFrame({"sex": ["f", None], "age": ["30-39", "40-49"]}),
+                    at="2026-03-01T00:00:00.000+00:00")
+    write_protected(url, ["p1"], pd.DataFrame({"sex": ["m"]}), at="2026-03-02T00:00:00.000+00:00")
+    got = read_protected(url)
+    assert got.loc["p1", "sex"] == "m" and got.loc["p1", "age"] == "30-39" and pd.isna(got.loc["p2", "sex"])
+    with pytest.raises(ValueError, match="1 ids for 2 rows"):
+        write_protected(url, ["p3"], pd.DataFrame({"sex": ["f", "m"]}))

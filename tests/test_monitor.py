@@ -21,6 +21,7 @@ from mining.features.feedback import ensure, with_feedback, write_rows
 from mining.monitor.decision import retrain_decision
 from mining.monitor.feedback import read_feedback, read_scored, with_outcomes, write_feedback
 from mining.monitor.promotion import PROMOTE, REJECT, WAIT, promotion_decision, shadow_pairs
+from mining.monitor.protected import read_protected, write_protected
 from mining.monitor.retention import actions, apply_retention
 from mining.monitor.traffic import (TrafficError, broken_input, days_of, new_category_input, replay,
                                     seasonal_columns, shifted_share)
@@ -298,12 +299,16 @@ def test_retention_archives_old_versions_rotates_the_log_deletes_expired_files_a
                 "features": "{}", "score": 0.5, "decision": "flagged", "cached": False, "latency_ms": 1.0}
                for i, d in enumerate([200, 150, 120, 10, 1])])
     log.close()
+    for d in (120, 10):  # the groups recorded for the bias audit: two features each time
+        write_protected(url, [f"p{d}"], pd.DataFrame({"gender": ["f"], "age_band": ["30-39"]}),
+                        at=(now - timedelta(days=d)).isoformat(timespec="milliseconds"))
     rules = {"keep_retired": 1, "archived_model_days": 365, "log_days": 90, "archived_log_days": 730}
     done = apply_retention(tmp_path, rules, url, now)
     assert [(a["action"], a["what"]) for a in done] == [
         ("archived", "model v1"), ("archived", "model v2"),
         ("rotated", "1 inference-log rows of 2025-11"), ("rotated", "1 inference-log rows of 2026-01"),
-        ("rotated", "1 inference-log rows of 2026-02")]
+        ("rotated", "1 inference-log rows of 2026-02"), ("deleted", "2 protected-attribute rows")]
+    assert read_protected(url).index.tolist() == ["p10"]  # deleted, not archived
     assert not (cat["releases"] / "v1").exists() and (cat["releases"] / "v3").exists()
     with tarfile.open(cat["archive"] / "models" / "v1.tar.gz") as tar:
         assert f"v1/{member('serving_info')}" in tar.getnames()
@@ -312,7 +317,7 @@ def test_retention_archives_old_versions_rotates_the_log_deletes_expired_files_a
     os.utime(old, (now.timestamp() - 800 * 86400,) * 2)
     later = apply_retention(tmp_path, rules, url, now + timedelta(days=1))
     assert [(a["action"], a["path"]) for a in later] == [("deleted", str(cat.relative(old)))]
-    assert [a["action"] for a in actions(tmp_path)] == ["archived"] * 2 + ["rotated"] * 3 + ["deleted"]
+    assert [a["action"] for a in actions(tmp_path)] == ["archived"] * 2 + ["rotated"] * 3 + ["deleted"] * 2
     assert "monitor.retention.archived_log_days=730" in actions(tmp_path)[-1]["reason"]
     assert ("archived", "v1") in [(e["event"], e["version"]) for e in releases.state(tmp_path)["history"]]
 

@@ -20,6 +20,7 @@ from mining.evaluate.results import load_holdout
 from mining.features.store import load
 from mining.monitor import SCENARIOS
 from mining.monitor.loop import detection
+from mining.monitor.protected import read_protected
 from mining.monitor.windows import window_of
 from mining.monitor.retention import actions
 from mining.params import load_params
@@ -74,6 +75,8 @@ def test_sudden_shift_alert_retrain_shadow_and_promotion_or_rejection(reproduced
     assert "scenario sudden" in out
     logged = pd.DataFrame(read_log(f"sqlite:///{cat['inference_log']}"))
     assert len(logged) > 35 * 50 and logged["app"].eq("traffic").all()  # monitor.traffic.per_day: 60 here
+    groups = read_protected(f"sqlite:///{cat['inference_log']}")  # each person's groups, by the log's pseudonym
+    assert set(logged["record_id"]) <= set(groups.index) and set(groups.columns) == set(charter["sensitive_features"])
     # the stage on the live log, as a scheduler runs it
     run(["mining", "run", "monitor", "--set", "monitor.source=log"], root)
     live = metrics(root)

@@ -49,3 +49,28 @@ def test_a_failing_cell_fails_the_stage_and_still_leaves_the_report(stage_projec
 def test_unknown_stage_is_named(stage_project):
     with pytest.raises(KeyError, match="unknown stage 'trian'"):
         run_stage("trian", stage_project)
+
+
+def test_a_stage_s_compute_is_added_to_its_metrics_and_priced(stage_project):
+    from mining.catalog import Catalog
+    from mining.compute import compute_table
+    from mining.reports import read_json
+
+    nb = notebook("import numpy as np\nfrom mining.reports import write_metrics\n"
+                  "a = np.ones((4000, 4000))  # 128 MB held while the kernel works\n"
+                  "total = sum(float((a @ a[:, :100]).sum()) for _ in range(3))\n"
+                  "write_metrics(Path.cwd(), 'scope', {'total': total})",
+                  params="overrides = {}\nfrom pathlib import Path")
+    nbformat.write(nb, stage_project / "notebooks" / f"{STAGES['scope']}.ipynb")
+    run_stage("scope", stage_project)
+    metrics = read_json(Catalog(stage_project).metrics("scope"))
+    compute = metrics["compute"]
+    assert metrics["total"] == 3 * 4000 * 4000 * 100 and compute["wall_s"] > 0 and compute["cpu_s"] > 0
+    assert 128 < compute["peak_rss_mb"] < 4000  # the kernel's peak, the array included
+    table = compute_table({"scope": metrics, "train": {"no": "compute"}, "evaluate": None}, cpu_hour_price=3.6)
+    assert table["stage"].tolist() == ["scope"] and table["cost"].iloc[0] == pytest.approx(compute["cpu_s"] / 1000)
+    nb = notebook("raise ValueError('no metrics written')")
+    nbformat.write(nb, stage_project / "notebooks" / f"{STAGES['train']}.ipynb")
+    with pytest.raises(StageFailed):
+        run_stage("train", stage_project)
+    assert not Catalog(stage_project).metrics("train").exists()  # a failed stage gets no compute record

@@ -1,16 +1,14 @@
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sklearn.datasets import make_blobs
 
 from mining.deploy.api import create_app
 from mining.deploy.bundle import records_of
 from mining.deploy.bundle import input_schema, pack
-from mining.enterprise.warehouse import export_table, redacted, warehouse_url
 from mining.evaluate.segments import composition, separation, share_stability
-from mining.govern.bias_audit import audit_segments
+from mining.fairness_gates import audit_segments
 from mining.train.segment import profiles, search_segments
 
 DEFS = {"features": [{"name": f"x{i}", "kind": "numeric", "encoding": "none", "missing_share": 0.0,
@@ -60,14 +58,14 @@ def test_segment_audit_gates_on_the_charter_limit(blobs):
     df, labels = blobs
     pred = df.assign(segment=labels)
     kpis = {"min_group_size": 50, "max_demographic_parity_difference": 0.2}
-    table, gates = audit_segments(pred, ["gender"], kpis)
+    table, gates = audit_segments(pred, ["gender"], kpis, where="r")
     gap = {g["gate"]: g for g in gates}["largest segment-share gap by gender"]
     assert not gap["passed"] and gap["measured"] > 0.3
     assert {g["gate"]: g for g in gates}["groups large enough to judge by gender"]["passed"]
     assert (table["status"] == "fail").any()
-    _, open_gates = audit_segments(pred, ["gender"], {**kpis, "max_demographic_parity_difference": None})
+    _, open_gates = audit_segments(pred, ["gender"], {**kpis, "max_demographic_parity_difference": None}, where="r")
     assert all(g["passed"] for g in open_gates)
-    _, typo = audit_segments(pred, ["gendr"], kpis)
+    _, typo = audit_segments(pred, ["gendr"], kpis, where="r")
     assert [(g["gate"], g["passed"]) for g in typo] == [("groups large enough to judge by gendr", False)]
 
 
@@ -86,24 +84,3 @@ def test_the_api_serves_segments(tmp_path, blobs):
     assert [p["segment"] for p in preds] == seg.model.predict(df.head(3)[["x0", "x1", "x2", "plan", "zip"]]).tolist()
     assert "score" not in preds[0]
     assert client.post("/v1/predict", json={"records": recs, "ids": ["a"]}).status_code == 422
-
-
-def test_warehouse_export_to_sqlite_replaces_the_table(tmp_path):
-    url = warehouse_url("sqlite:///wh/warehouse.sqlite", tmp_path)
-    assert url == f"sqlite:///{tmp_path}/wh/warehouse.sqlite"
-    df = pd.DataFrame({"id": ["a", "b"], "segment": [0, 1]})
-    assert export_table(df, url, "customer_segments") == 2
-    assert export_table(df.head(1), url, "customer_segments") == 1
-    assert redacted("postgresql://u:secret@h/db") == "postgresql://u:***@h/db"
-
-
-def test_warehouse_export_to_postgresql(postgres_url):
-    url = postgres_url
-    df = pd.DataFrame({"id": [f"c{i}" for i in range(500)], "segment": np.arange(500) % 4,
-                       "scored_at": pd.Timestamp("2026-01-01", tz="UTC")})
-    assert export_table(df, url, "test_customer_segments") == 500
-    with sa.create_engine(url).connect() as con:
-        counts = dict(con.execute(sa.text("SELECT segment, COUNT(*) FROM test_customer_segments GROUP BY segment")).all())
-        con.execute(sa.text("DROP TABLE test_customer_segments"))
-        con.commit()
-    assert counts == {0: 125, 1: 125, 2: 125, 3: 125}

@@ -81,6 +81,19 @@ def engine_for(url: str, table: sa.Table = TABLE) -> sa.Engine:
     return engine
 
 
+def append_rows(url: str, table: sa.Table, rows: list[dict]) -> int:
+    """Append `rows` to `table` of the log's database in one transaction (the table made if missing)."""
+    if not rows:
+        return 0
+    engine = engine_for(url, table)
+    try:
+        with engine.begin() as con:
+            con.execute(table.insert(), rows)
+    finally:
+        engine.dispose()
+    return len(rows)
+
+
 class InferenceLog:
     """`write(rows)` from the request path (non-blocking); `close()` flushes and stops the writer."""
 

@@ -16,5 +16,7 @@ def write_index(params: Params, **context) -> Path:
     reports = [{"href": PurePosixPath(report(stage)).name, "title": nb.replace("_", " · ", 1)}
                for stage, nb in STAGES.items()]
     return render("index.html.j2", Catalog(params.root)["index"], reports=reports,
-                  model_card=PurePosixPath(ARTEFACTS["model_card"].path).name, bi_dir=ARTEFACTS["bi"].path,
+                  model_card=PurePosixPath(ARTEFACTS["model_card"].path).name,
+                  dashboard=PurePosixPath(ARTEFACTS["dashboard"].path).name,
+                  guide=PurePosixPath(ARTEFACTS["guide"].path).name, bi_dir=ARTEFACTS["bi"].path,
                   curriculum=by_module(), curriculum_counts=counts(), **context)

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, count, false_negative_rate, false_positive_rate, selection_rate
 
+from mining.fairness_gates import FOUR_FIFTHS
 from mining.stats import bootstrap_ci
 
-FOUR_FIFTHS = (0.8, 1.25)
 RATES = {"selection_rate": selection_rate, "false_positive_rate": false_positive_rate,
          "false_negative_rate": false_negative_rate}
 

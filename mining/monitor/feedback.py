@@ -11,7 +11,7 @@ import orjson
 import pandas as pd
 import sqlalchemy as sa
 
-from mining.deploy.inference_log import TABLE as LOG, engine_for
+from mining.deploy.inference_log import TABLE as LOG, append_rows, engine_for
 
 TABLE = sa.Table(
     "feedback", sa.MetaData(),
@@ -28,15 +28,7 @@ def iso(at: pd.Timestamp) -> str:
 
 def write_feedback(url: str, rows: list[dict]) -> int:
     """Append outcome rows ({record_id, outcome, arrived_at})."""
-    if not rows:
-        return 0
-    engine = engine_for(url, TABLE)
-    try:
-        with engine.begin() as con:
-            con.execute(TABLE.insert(), rows)
-    finally:
-        engine.dispose()
-    return len(rows)
+    return append_rows(url, TABLE, rows)
 
 
 def read_feedback(url: str, as_of: pd.Timestamp | None = None) -> pd.Series:

@@ -25,6 +25,7 @@ from mining.deploy.keys import KeyStore
 from mining.deploy.server import log_url, running
 from mining.features import feedback as feedback_rows
 from mining.monitor.feedback import read_feedback, read_scored, with_outcomes
+from mining.monitor.outcomes import import_outcomes, logged_ids, read_outcomes, validated
 from mining.monitor.promotion import PROMOTE, REJECT, promotion_decision, shadow_pairs
 from mining.monitor.retention import apply_retention
 from mining.monitor.traffic import end_date, run_traffic
@@ -90,6 +91,13 @@ def scored_with_outcomes(params: Params, routes: tuple[str, ...] | None = None, 
     if url is None:
         url, as_of = monitored_log(params)
     return with_outcomes(read_scored(url, routes), read_feedback(url, as_of))
+
+
+def import_outcomes_from(params: Params, source: str, table: str | None) -> dict:
+    """`mining outcomes`: operations' outcomes (file, or table at a URL) into the live log's feedback
+    table, ids pseudonymised with the API's key; what was written and how much matched a decision."""
+    url = log_url(params)
+    return import_outcomes(url, validated(*read_outcomes(source, table)), pseudonym(params), logged_ids(url))
 
 
 def baseline(frame: pd.DataFrame, definitions: dict, holdout: pd.DataFrame, bundle: dict) -> Baseline:

@@ -5,7 +5,8 @@ action appended to `data/archive/actions.jsonl` (what, when, where, how much, it
 A version stays unpacked in `models/releases` while it serves and for the `keep_retired` most
 recent retirements (a rollback needs nothing restored); older ones become a .tar.gz under
 `data/archive/models`. Log rows older than `log_days` move to `data/archive/inference_log/YYYY-MM.parquet`
-(written before the rows are deleted, so a crash loses nothing: a rerun rewrites the month).
+(written before the rows are deleted, so a crash loses nothing: a rerun rewrites the month); the
+protected attributes recorded for the bias audit are deleted after the same `log_days`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from mining.deploy import releases
 from mining.deploy.inference_log import TABLE, engine_for
 from mining.lineage import content_hash
 from mining.monitor.feedback import iso
+from mining.monitor.protected import TABLE as PROTECTED
 
 
 def log_action(root: Path, action: dict) -> dict:
@@ -85,6 +87,22 @@ def rotate_log(root: Path, url: str, log_days: int, now: datetime) -> list[dict]
     return done
 
 
+def expire_protected(root: Path, url: str, log_days: int, now: datetime) -> list[dict]:
+    """Delete the groups recorded more than `log_days` ago: they serve only the audit of decisions
+    still in the log, and special-category data is deleted, not archived."""
+    cutoff = iso(pd.Timestamp(now - timedelta(days=log_days)))
+    engine = engine_for(url, PROTECTED)
+    try:
+        with engine.begin() as con:
+            gone = con.execute(PROTECTED.delete().where(PROTECTED.c.recorded_at < cutoff)).rowcount
+    finally:
+        engine.dispose()
+    return [log_action(root, {"action": "deleted", "what": f"{gone:,} protected-attribute rows",
+                              "path": "protected_attributes (the inference log's database)", "rows": gone,
+                              "reason": f"recorded before {cutoff}: older than monitor.retention.log_days={log_days}"})
+            ] if gone else []
+
+
 def delete_expired(root: Path, folder: str, days: int, now: datetime, what: str, key: str) -> list[dict]:
     """Delete archived files of `folder` older than `days` (by when they were archived or rotated)."""
     done = []
@@ -107,4 +125,5 @@ def apply_retention(root: Path, rules: dict, log_url: str, now: datetime | None 
     return (archive_models(root, rules["keep_retired"])
             + delete_expired(root, "models", rules["archived_model_days"], now, "archived model", "archived_model_days")
             + rotate_log(root, log_url, rules["log_days"], now)
+            + expire_protected(root, log_url, rules["log_days"], now)
             + delete_expired(root, "inference_log", rules["archived_log_days"], now, "rotated log", "archived_log_days"))

@@ -17,7 +17,8 @@ upstream change did to it:
 
 Requests go to `/v1/predict` with the replay time in `X-Replay-Time` (honoured for keys with the
 `replay` scope), at most `rate` records a second; each record's outcome goes to the feedback table
-with the time it arrives (`label_delay_days` after the prediction).
+with the time it arrives (`label_delay_days` after the prediction), and each person's sensitive
+groups to the protected-attributes table (`mining.monitor.protected`) for the bias audit of traffic.
 """
 
 from __future__ import annotations
@@ -209,6 +210,7 @@ def run_traffic(params: Params, charter: dict, url: str, key: str, inputs: dict[
     feedback table of `feedback_url`, arriving `label_delay_days` later; a summary of what was sent.
     `ranked`: the inputs by importance (the broken column, the other data's shifted inputs)."""
     from mining.monitor.feedback import write_feedback
+    from mining.monitor.protected import write_protected
 
     cfg = dict(params["monitor"]["traffic"])
     cfg["scenario"] = scenario or cfg["scenario"]
@@ -224,6 +226,7 @@ def run_traffic(params: Params, charter: dict, url: str, key: str, inputs: dict[
     delay = timedelta(days=int(cfg["label_delay_days"]))
     sent = outcomes = 0
     purpose = f"traffic replay: scenario {cfg['scenario']}"
+    sensitive = [c for c in charter.get("sensitive_features") or [] if c in clean.columns]
     with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60) as client:
         for day, rows, stamps in replay(client, days_of(cfg["scenario"], cfg, clean, shifted, inputs, seasonal, broken,
                                                         new_column, seed), inputs, cfg, purpose, seed):
@@ -233,6 +236,9 @@ def run_traffic(params: Params, charter: dict, url: str, key: str, inputs: dict[
                 {"record_id": pseudonym(i), "outcome": int(y),
                  "arrived_at": (datetime.fromisoformat(t) + delay).isoformat(timespec="milliseconds")}
                 for i, y, t, k in zip(rows["_id"], rows["_target"], stamps, known) if k])
+            if sensitive:  # the steward's record of each person's groups, for the bias audit of traffic
+                write_protected(feedback_url, [pseudonym(i) for i in rows["_id"]],
+                                rows[sensitive].reset_index(drop=True), at=stamps[0])
     first = end_date(cfg) - timedelta(days=cfg["days"])
     return {"scenario": cfg["scenario"], "days": cfg["days"], "first_day": str(first.date()),
             "last_day": str((end_date(cfg) - timedelta(days=1)).date()),

@@ -65,6 +65,11 @@ def load_leaderboard(params: Params) -> pd.DataFrame:
     return pd.read_csv(Catalog(params.root)["leaderboard"])
 
 
+def load_trials(params: Params) -> pd.DataFrame:
+    """Every search trial: candidate, state, score, when it started, how long it took."""
+    return pd.read_csv(Catalog(params.root)["trials"])
+
+
 def load_segment_names(params: Params) -> dict[int, str]:
     """Segment number -> generated name (segmentation path)."""
     prof = pd.read_csv(Catalog(params.root)["segment_profiles"])

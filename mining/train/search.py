@@ -316,6 +316,7 @@ def _trials_frame(name: str, study: optuna.Study) -> pd.DataFrame:
     for t in study.get_trials(deepcopy=False):
         dur = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
         rows.append({"candidate": name, "trial": t.number, "state": t.state.name, "value": t.value,
+                     "started_at": t.datetime_start.isoformat(timespec="seconds") if t.datetime_start else None,
                      "duration_s": dur, "params": json.dumps(t.params, default=str)})
     return pd.DataFrame(rows)
 
