@@ -10,7 +10,7 @@ import pandas as pd
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 
 from mining.gates import gate
-from mining.stats import group_metrics
+from mining.stats import group_labels, group_metrics
 
 FOUR_FIFTHS = (0.8, 1.25)  # a group's selection rate over the reference group's, the US EEOC's rule of thumb
 
@@ -32,7 +32,8 @@ def audit(pred: pd.DataFrame, sensitive: list[str], kpis: dict, report_only: lis
     `max_equalized_odds_difference` of the overall rates. Groups with fewer than `min_group_size`
     rows or `min_group_positives` positives (too few to estimate a false-negative rate) are
     reported as 'too small to judge' and left out of the feature-level gate; a feature with fewer
-    than two judgeable groups (or absent) fails its coverage gate (`coverage_gate`). Each judgeable
+    than two judgeable groups (or absent) fails its coverage gate (`coverage_gate`); the difference
+    gates carry their `feature` and `figure` (equalized_odds, demographic_parity). Each judgeable
     group's selection-rate ratio to the largest is shown against the four-fifths rule (0.8-1.25).
     """
     y, p = pred["target"].to_numpy(), pred["flagged"].to_numpy()
@@ -56,16 +57,17 @@ def audit(pred: pd.DataFrame, sensitive: list[str], kpis: dict, report_only: lis
                                np.where(limit is None or t["gap"] <= (limit if limit is not None else np.inf),
                                         "pass", "fail"))
         tables.append(t)
-        groups = pred[col].astype(str).where(pred[col].notna(), "missing")
+        groups = group_labels(pred[col])
         judged = groups.isin(t.loc[big, "group"]).to_numpy()
         gates.append(coverage_gate(col, int(t.loc[big, "group"].nunique()), list(report_only), where))
         if judged.any() and t.loc[big, "group"].nunique() > 1:
             gates.append(gate(f"equalized-odds difference by {col}",
                               equalized_odds_difference(y[judged], p[judged], sensitive_features=groups[judged]),
-                              "<=", limit, where))
+                              "<=", limit, where) | {"feature": col, "figure": "equalized_odds"})
             gates.append(gate(f"demographic-parity difference by {col}",
                               demographic_parity_difference(y[judged], p[judged], sensitive_features=groups[judged]),
-                              "<=", kpis.get("max_demographic_parity_difference"), where))
+                              "<=", kpis.get("max_demographic_parity_difference"), where)
+                         | {"feature": col, "figure": "demographic_parity"})
     return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), gates
 
 
@@ -88,7 +90,7 @@ def audit_segments(pred: pd.DataFrame, sensitive: list[str], kpis: dict, report_
         if col not in pred.columns:
             gates.append(coverage_gate(col, 0, list(report_only), where))
             continue
-        groups = pred[col].astype(str).where(pred[col].notna(), "missing")
+        groups = group_labels(pred[col])
         sizes = groups.value_counts()
         gates.append(coverage_gate(col, int((sizes >= min_n).sum()), list(report_only), where))
         shares = pd.crosstab(groups, pred["segment"], normalize="index")

@@ -115,9 +115,14 @@ def prediction_drift(task: str, reference: np.ndarray, current: np.ndarray) -> d
     return segment_drift(reference, current) if task == SEGMENTATION else score_drift(reference, current)
 
 
+def group_labels(values: pd.Series) -> pd.Series:
+    """A sensitive feature's values as group labels: text, a missing value its own group ("missing")."""
+    return values.astype(str).where(values.notna(), "missing")
+
+
 def group_metrics(y: np.ndarray, pred: np.ndarray, groups: pd.Series) -> tuple[pd.DataFrame, dict]:
     """(per-group table, summary) for one sensitive feature; missing group values form their own group."""
-    g = groups.astype(str).where(groups.notna(), "missing").to_numpy()
+    g = group_labels(groups).to_numpy()
     mf = MetricFrame(metrics={"count": count, "selection_rate": selection_rate,
                               "false_positive_rate": false_positive_rate,
                               "false_negative_rate": false_negative_rate},

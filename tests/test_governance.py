@@ -396,3 +396,16 @@ def test_protected_groups_are_recorded_by_pseudonym_and_the_latest_value_wins(tm
     assert got.loc["p1", "sex"] == "m" and got.loc["p1", "age"] == "30-39" and pd.isna(got.loc["p2", "sex"])
     with pytest.raises(ValueError, match="1 ids for 2 rows"):
         write_protected(url, ["p3"], pd.DataFrame({"sex": ["f", "m"]}))
+
+
+def test_the_traffic_audit_without_enough_recorded_groups_fails_closed_and_audits_nothing():
+    from mining.monitor.traffic_audit import audit_traffic
+    logged = unfair_decisions(600, 3)
+    charter = {"sensitive_features": ["sex"], "kpis": KPIS}
+    none_recorded = audit_traffic(logged.drop(columns="sex"), logged.set_index("record_id")[[]], logged, charter,
+                                  {"days": 28, "min_records": 200}, [], False, n_boot=50, seed=0)
+    assert [g["passed"] for g in none_recorded["gates"]] == [False] and none_recorded["groups"].empty
+    assert none_recorded["about"]["with_groups"] == 0 and none_recorded["remedies"] is None
+    recorded = audit_traffic(logged.drop(columns="sex"), logged.set_index("record_id")[["sex"]], logged, charter,
+                             {"days": 28, "min_records": 200}, [], False, n_boot=50, seed=0)
+    assert recorded["gates"][0]["passed"] and len(recorded["gates"]) > 1 and set(recorded["groups"]["group"]) == {"a", "b"}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from mining import atomic
-from mining.charter import CLASSIFICATION, SEGMENTATION
+from mining.charter import SEGMENTATION
 
 
 def kpi_table(metrics: dict[str, dict], gates: list[dict], task: str, output: pd.DataFrame,

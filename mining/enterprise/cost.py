@@ -9,8 +9,7 @@ import pandas as pd
 def budget_curve(trials: pd.DataFrame) -> pd.DataFrame:
     """One row per trial in the order trials started: seconds of search spent by its end (pruned and
     failed trials cost time too) and the best completed score so far."""
-    timed = "started_at" in trials and trials["started_at"].notna().all()  # trials tables before it: file order
-    ordered = trials.sort_values("started_at", kind="stable") if timed else trials
+    ordered = trials.sort_values("started_at", kind="stable")
     value = ordered["value"].where(ordered["state"] == "COMPLETE")
     curve = pd.DataFrame({"seconds": ordered["duration_s"].fillna(0).cumsum().to_numpy(),
                           "best": value.cummax().ffill().to_numpy(), "candidate": ordered["candidate"].to_numpy()})

@@ -23,7 +23,7 @@ from mining.evaluate.fairness import odds_difference, parity_difference
 from mining.evaluate.mitigation import per_group_decisions
 from mining.fairness_gates import audit, audit_segments, remedy_row
 from mining.gates import gate
-from mining.stats import bootstrap_ci
+from mining.stats import bootstrap_ci, group_labels
 
 PREFIX = "traffic: "
 REPORT = report("monitor")
@@ -63,34 +63,28 @@ def on_evidence(recent: pd.DataFrame, table: pd.DataFrame, gates: list[dict], *,
     fails only when the lower end of its 95 % bootstrap interval (rows resampled within groups, over
     the groups large enough to judge) is above the limit. The estimate and interval stay in the gate."""
     y, p = recent["target"].to_numpy(int), recent["flagged"].to_numpy(int)
-    figures = {"equalized-odds difference by ": odds_difference, "demographic-parity difference by ": parity_difference}
+    figures = {"equalized_odds": odds_difference, "demographic_parity": parity_difference}
     out = []
     for g in gates:
-        kind = next((k for k in figures if g["gate"] == k + g.get("feature", "")), None)
-        if kind is None or g["threshold"] is None:
+        if g.get("figure") not in figures or g["threshold"] is None:
             out.append(g)
             continue
         col = g["feature"]
         judged = table.loc[(table["feature"] == col) & (table["status"] != "too small to judge"), "group"]
-        groups = recent[col].astype(str).where(recent[col].notna(), "missing")
+        groups = group_labels(recent[col])
         keep = groups.isin(judged).to_numpy()
         codes = pd.factorize(groups[keep])[0]
-        low, high = bootstrap_ci(figures[kind], y[keep], p[keep], codes, n_boot=n_boot, seed=seed, strata=codes)
-        out.append(gate(f"{kind}{col} (lower end of its 95 % interval)", low, "<=", g["threshold"], g["where"])
-                   | {"feature": col, "estimate": g["measured"], "interval": [low, high]})
+        low, high = bootstrap_ci(figures[g["figure"]], y[keep], p[keep], codes, n_boot=n_boot, seed=seed, strata=codes)
+        out.append(g | gate(f"{g['gate']} (lower end of its 95 % interval)", low, "<=", g["threshold"], g["where"])
+                   | {"estimate": g["measured"], "interval": [low, high]})
     return out
 
 
 def judged(recent: pd.DataFrame, sensitive: list[str], kpis: dict, report_only: list[str], *, n_boot: int,
            seed: int) -> tuple[pd.DataFrame, list[dict]]:
-    """The holdout's audit on labelled decisions, one feature at a time so that each gate knows its
-    feature, the difference gates then judged on evidence (`on_evidence`)."""
-    tables, gates = [], []
-    for col in sensitive:
-        t, g = audit(recent, [col], kpis, report_only, where=REPORT)
-        tables.append(t)
-        gates += on_evidence(recent, t, [x | {"feature": col} for x in g], n_boot=n_boot, seed=seed)
-    return (pd.concat(tables, ignore_index=True) if any(len(t) for t in tables) else pd.DataFrame()), gates
+    """The holdout's audit on labelled decisions, the difference gates then judged on evidence."""
+    table, gates = audit(recent, sensitive, kpis, report_only, where=REPORT)
+    return table, on_evidence(recent, table, gates, n_boot=n_boot, seed=seed)
 
 
 def traffic_audit(recent: pd.DataFrame, sensitive: list[str], kpis: dict, report_only: list[str], segmenter: bool,
@@ -113,7 +107,7 @@ def traffic_remediation(holdout: pd.DataFrame, recent: pd.DataFrame, gates: list
     if not failed:
         return None
     col = max(failed, key=lambda g: g["estimate"])["feature"]
-    as_groups = lambda frame: frame[col].astype(str).where(frame[col].notna(), "missing").to_numpy(dtype=object)
+    as_groups = lambda frame: group_labels(frame[col]).to_numpy(dtype=object)
     decided = per_group_decisions(holdout["target"].to_numpy(), holdout["score"].to_numpy(), as_groups(holdout),
                                   recent["score"].to_numpy(), as_groups(recent),
                                   min_positives=int(kpis["min_group_positives"]), seed=seed)
@@ -122,3 +116,22 @@ def traffic_remediation(holdout: pd.DataFrame, recent: pd.DataFrame, gates: list
     return pd.DataFrame([remedy_row("as served", recent["flagged"].to_numpy(), y, gates),
                          remedy_row(f"per-group thresholds by {col} (fitted on the holdout)", np.asarray(decided), y,
                                     after)])
+
+
+def audit_traffic(scored: pd.DataFrame, protected: pd.DataFrame, holdout: pd.DataFrame, charter: dict, cfg: dict,
+                  report_only: list[str], segmenter: bool, *, n_boot: int, seed: int) -> dict:
+    """The whole audit of traffic: the recent decisions (`cfg`: govern.traffic_audit), the coverage
+    gate, and, when enough decisions carry groups, the audit and (for a classifier) the remediation
+    of a failed limit. Returns about (what was taken), groups, gates (coverage first), remedies."""
+    days = int(cfg["days"])
+    recent, about = recent_decisions(scored, protected, days, labelled=not segmenter)
+    gates = [coverage(about, int(cfg["min_records"]), days)]
+    groups, remedies = pd.DataFrame(), None
+    if gates[0]["passed"]:
+        sensitive, kpis = charter["sensitive_features"], charter["kpis"]
+        groups, audited = traffic_audit(recent, sensitive, kpis, report_only, segmenter, n_boot=n_boot, seed=seed)
+        gates += audited
+        if not segmenter:
+            remedies = traffic_remediation(holdout, recent, audited, sensitive, kpis, report_only, n_boot=n_boot,
+                                           seed=seed)
+    return {"about": about, "groups": groups, "gates": gates, "remedies": remedies}
