@@ -85,6 +85,7 @@ def _entries() -> dict[str, Artefact]:
         "serving_model": A("models/serving/model.joblib", "deploy", "the pipeline tuned for serving"),
         "serving_info": A("models/serving/bundle.json", "deploy", "task, version, threshold, input schema"),
         "serving_approval": A("models/serving/approval.json", "deploy", "the governance approval it is served under"),
+        "serving_example": A("models/serving/example.json", "deploy", "a few holdout records: the registry's input example"),
         "explanations": A("reports/explanations", "deploy", "one page per explained decision (`mining explain ID`)",
                           dvc=False),
         "openapi": A("models/serving/openapi.json", "deploy", "the API contract"),
@@ -109,10 +110,9 @@ def _entries() -> dict[str, Artefact]:
                       "`mining retrain` adds to the training rows", out=True, persist=True),
         "feedback_rows": A("data/feedback/labelled.parquet", "feedback", "one row per labelled record: inputs, "
                            "target, when it was scored"),
-        "releases": A("models/releases", "monitor", "champion and challenger bundles and their history "
-                      "(`mining retrain`, `mining promote`)", dvc=False),
-        "release_state": A("models/releases/releases.json", "monitor", "the champion, the challenger, every "
-                           "release event with its reason", dvc=False),
+        "releases": A("models/releases", "monitor", "released versions' bundles as fetched from the MLflow model "
+                      "registry and checked against their registered sha256 (champion, challenger, kept retired ones)",
+                      dvc=False),
         "archive": A("data/archive", "monitor", "archived model versions and rotated inference logs, with "
                      "actions.jsonl: what was archived or deleted and when", dvc=False),
         "feature_drift": A("data/monitoring/feature_drift.csv", "monitor", "PSI / KS per input"),
@@ -128,9 +128,6 @@ def _entries() -> dict[str, Artefact]:
         "reviews": A("governance/reviews.sqlite", "govern", "review-board decisions (`mining approve`): append-only, "
                      "outside the pipeline's outputs so that no rerun wipes them", dvc=False),
         # 09 enterprise
-        "registry_db": A("models/registry/registry.sqlite", "enterprise", "model versions with lineage", out=True,
-                         persist=True),
-        "registry_lineage": A("models/registry/lineage", "enterprise", "one lineage record per version", out=True),
         "bi": A("data/bi", "enterprise", "tables for BI tools (Parquet + CSV)", out=True),
         "index": A("reports/index.html", "enterprise", "the reviewers' start page", out=True),
         "dashboard": A("reports/dashboard.html", "enterprise", "the executive dashboard: KPIs across every run "
@@ -211,9 +208,6 @@ class Catalog:
 
     def lock(self, stage: str) -> Path:
         return self.root / LOCKS_DIR / f"{stage}.lock"
-
-    def lineage_record(self, version: str) -> Path:
-        return self["registry_lineage"] / f"{version}.json"
 
     def relative(self, path: Path | str) -> str:
         """A path or URL as a reviewer should read it: relative to the project when it is inside it."""

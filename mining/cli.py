@@ -72,7 +72,21 @@ def main(argv: list[str] | None = None) -> int:
     explain = sub.add_parser("explain", help="one page explaining the latest logged decision for a customer id "
                                              "(reasons from SHAP, what would change it)")
     explain.add_argument("id", help="the customer id as the caller sent it (the log holds its pseudonym)")
+    models = sub.add_parser("models", help="the MLflow model registry: versions, promotion, rollback, archival")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    models_sub.add_parser("list", help="every registered version with its aliases, status and lineage")
+    for name, text in (("promote", "make VERSION (default: the challenger) champion, once its gates, governance "
+                                   "approval and (high-risk) the review board's sign-off hold"),
+                       ("rollback", "the champion before the current one serves again"),
+                       ("archive", "take VERSION (neither champion nor challenger) out of use")):
+        cmd = models_sub.add_parser(name, help=text)
+        if name != "rollback":
+            cmd.add_argument("version", nargs="?" if name == "promote" else None,
+                             help="a registry number or a model version (the 12-character hash)")
+        cmd.add_argument("--reason", required=True, help="why, kept in the version's history")
     args = parser.parse_args(argv)
+    if args.command == "models":
+        return models_command(args)
     if args.command == "approve":
         return approve_command(args)
     if args.command == "explain":
@@ -80,12 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("traffic", "retrain", "promote", "archive", "feedback", "outcomes"):
         return loop_command(args)
     if args.command == "serve":
+        from mining.deploy.registry import RegistryError
         from mining.deploy.server import NoKey, serve as run_server
 
         try:
             run_server(dict(parse_override(o) for o in args.overrides))
             return 0
-        except (NoKey, FileNotFoundError, ParamsError) as exc:
+        except (NoKey, FileNotFoundError, ParamsError, RegistryError) as exc:
             print(f"mining: {exc}", file=sys.stderr)
             return 1
     if args.command == "keys":
@@ -152,6 +167,32 @@ def loop_command(args: argparse.Namespace) -> int:
             for action in apply_retention(params.root, params["monitor"]["retention"], log_url(params)):
                 print(f"{action['action']}: {action['what']} -> {action['path']} ({action['reason']})")
     except (ParamsError, loop.LoopError, ReleaseError, TrafficError, OutcomeError, FileNotFoundError) as exc:
+        print(f"mining: {redact_text(str(exc))}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def models_command(args: argparse.Namespace) -> int:
+    """`mining models list|promote|rollback|archive`: the registry's versions and aliases."""
+    from mining.deploy import releases
+    from mining.deploy.registry import open_registry
+
+    root = project_root()
+    try:
+        if args.models_command == "list":
+            reg = open_registry(root)
+            print(f"{reg.name} in {redact_text(reg.uri)}")
+            print(reg.table().to_string(index=False))
+        elif args.models_command == "promote":
+            out = releases.promote(root, args.reason, args.version)
+            print(f"promoted: {out['champion']} is champion" + (f"; {out['previous']} retired" if out["previous"] else ""))
+        elif args.models_command == "rollback":
+            out = releases.rollback(root, args.reason)
+            print(f"rolled back: {out['champion']} is champion again; {out['rolled_back']} rolled back")
+        else:
+            event = releases.archive(root, args.version, args.reason)
+            print(f"archived: {event['version']}")
+    except releases.ReleaseError as exc:
         print(f"mining: {redact_text(str(exc))}", file=sys.stderr)
         return 1
     return 0

@@ -348,6 +348,7 @@ class Deploy(Strict):
     unseen_categories: Literal["other", "refuse"]
     max_body_bytes: Annotated[int, Field(gt=0)]
     max_records: Annotated[int, Field(gt=0)]
+    serves: Annotated[str, Field(pattern=r"^(champion|challenger|[0-9]+)$")]
     candidate: str | None
     canary_share: Annotated[float, Field(ge=0, le=1)]
     shadow: bool

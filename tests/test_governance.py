@@ -275,25 +275,6 @@ def tiny_ingested(tmp_path):
     return P
 
 
-def test_a_high_risk_challenger_is_not_promoted_without_the_boards_sign_off(tmp_path):
-    from mining.catalog import Catalog, member
-    from mining.deploy.bundle import NotApproved, bundle_sign_off
-    from mining.reports import write_json
-    cat = Catalog(tmp_path)
-    roles = ["model risk officer", "data protection officer"]
-    write_json(cat["charter"], {"high_risk": True})
-    challenger = tmp_path / "models" / "releases" / "v2"
-    challenger.mkdir(parents=True)
-    write_json(challenger / member("serving_info"), {"model_version": "v2", "model_card_sha256": "card-v2"})
-    write_json(challenger / member("serving_approval"), {"model_version": "v2", "reviewers": roles})
-    with pytest.raises(NotApproved, match="model v2 is a high-risk use case"):
-        bundle_sign_off(tmp_path, challenger)
-    for role in roles:
-        reviews.record(cat["reviews"], model_version="v2", reviewer="R", role=role, decision="approve", conditions=None,
-                      card_sha256="card-v2", roles=roles)
-    assert bundle_sign_off(tmp_path, challenger)["approved"]
-
-
 def test_remediation_re_audits_the_mitigated_decisions_and_shows_the_gate_passing_with_its_cost():
     import numpy as np
 

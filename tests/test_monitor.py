@@ -256,15 +256,18 @@ def test_shadow_pairs_match_each_record_of_a_request_across_routes():
 
 
 def bundle_at(folder, version, gates=()):
+    """A bundle-shaped folder, its model file a stand-in."""
     folder.mkdir(parents=True)
     write_json(folder / member("serving_info"), {"model_version": version, "task": "classification", "inputs": {}})
-    write_json(folder / member("serving_approval"), {"model_version": version, "evaluation_gates": list(gates)})
+    write_json(folder / member("serving_approval"), {"model_version": version, "evaluation_gates": list(gates),
+                                                     "automatic_checks_passed": True})
     (folder / member("serving_model")).write_bytes(version.encode())
     return folder
 
 
 def test_a_release_goes_champion_shadow_promoted_and_the_old_champion_is_retired(tmp_path):
     cat = Catalog(tmp_path)
+    write_json(cat["charter"], {"name": "churn", "high_risk": False})
     bundle_at(cat["serving"], "v1")
     assert releases.champion_dir(tmp_path) == cat["serving"]  # before any release: the pipeline's bundle
     assert releases.ensure_champion(tmp_path) == "v1" and releases.champion_dir(tmp_path) == cat["releases"] / "v1"
@@ -276,7 +279,8 @@ def test_a_release_goes_champion_shadow_promoted_and_the_old_champion_is_retired
     st = releases.state(tmp_path)
     assert (st["champion"], st["challenger"]) == ("v2", None)
     assert [(e["event"], e["version"]) for e in st["history"]] == [
-        ("released", "v1"), ("shadow", "v2"), ("promoted", "v2"), ("retired", "v1")]
+        ("registered", "v1"), ("released", "v1"), ("registered", "v2"), ("shadow", "v2"), ("promoted", "v2"),
+        ("retired", "v1")]
     releases.start_shadow(tmp_path, bundle_at(tmp_path / "build3", "v3"), "drift again")
     releases.reject(tmp_path, "worse")
     assert releases.retired(tmp_path) == ["v1", "v3"] and releases.state(tmp_path)["champion"] == "v2"
@@ -286,6 +290,7 @@ def test_a_release_goes_champion_shadow_promoted_and_the_old_champion_is_retired
 
 def test_retention_archives_old_versions_rotates_the_log_deletes_expired_files_and_says_so(tmp_path):
     cat = Catalog(tmp_path)
+    write_json(cat["charter"], {"name": "churn", "high_risk": False})
     bundle_at(cat["serving"], "v1")
     releases.ensure_champion(tmp_path)
     for v in ("v2", "v3", "v4"):

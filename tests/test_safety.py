@@ -91,7 +91,7 @@ def approved_project(root: Path, approved: bool = True) -> dict:
     cat["candidate"].mkdir(parents=True)
     joblib.dump(build_candidate("logreg", {}, defs, seed=0).fit(X, (X["x"] > 0).astype(int)), cat["model"])
     write_json(cat["threshold"], {"threshold": 0.5})
-    write_json(cat["charter"], {"high_risk": False})
+    write_json(cat["charter"], {"name": "churn", "high_risk": False})
     write_shipped(root, Calibration("sigmoid", {"a": 1.0, "b": 0.0}))  # the identity on the log-odds
     write_json(cat["model_card_json"], {"gates": [{"gate": "holdout ROC AUC", "passed": True}]})
     write_json(cat["approval"], {"model_version": VERSION, "automatic_checks_passed": approved, "status": "x",

@@ -11,6 +11,8 @@ being served as it was.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -28,6 +30,9 @@ from mining.reviews import ReviewRefused, require_sign_off
 from mining.lineage import content_hash
 from mining.reports import read_json, write_json
 from mining.train.candidates import for_serving
+
+
+EXAMPLE_ROWS = 5
 
 
 class Tampered(RuntimeError):
@@ -65,14 +70,6 @@ def board_sign_off(root: Path, version: str, card_sha256: str, reviewers: list[s
         return require_sign_off(cat["reviews"], version, card_sha256, reviewers, high_risk) | {"high_risk": high_risk}
     except ReviewRefused as exc:
         raise NotApproved(f"{exc}; not deployed") from exc
-
-
-def bundle_sign_off(root: Path, bundle: Path) -> dict:
-    """The review board's sign-off of a kept bundle (the challenger `mining promote` would make
-    champion), against the model card it was built with; NotApproved for a high-risk use case
-    without every role's approval."""
-    info, approval = read_json(bundle / member("serving_info")), read_json(bundle / member("serving_approval"))
-    return board_sign_off(root, info["model_version"], info.get("model_card_sha256", ""), approval.get("reviewers") or [])
 
 
 def check_approval(approval: dict | None, version: str, where: str) -> None:
@@ -137,12 +134,27 @@ def verify_scorer(model, inputs: dict[str, dict], rows: pd.DataFrame) -> dict:
     return {"kind": "compiled", "max_difference": gap, "rows": len(rows)}
 
 
+def lineage_of(root: Path, params: dict, meta: dict) -> dict:
+    """What traces a model version back, carried in its bundle (and so into the registry): code,
+    data, features and params hashes, the sources read, the evaluation's headline metrics."""
+    cat = Catalog(root)
+    card = read_json(cat["model_card_json"])
+    sources = read_json(cat["ingest_lineage"])["sources"]
+    return {"git_commit": meta["code"].get("commit"), "git_dirty": bool(meta["code"].get("dirty")),
+            "data_sha256": content_hash(cat["interim"]), "features_sha256": meta["features_sha256"],
+            "params_sha256": hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest(),
+            "sources": [{"uri": s.get("uri"), "sha256": s.get("sha256")} for s in sources],
+            "metrics": {k: float(v) for k, v in card["metrics"].items()
+                        if isinstance(v, (int, float)) and not isinstance(v, bool)}}
+
+
 def write_bundle(root: Path, definitions: dict, meta: dict, train: pd.DataFrame, check: pd.DataFrame,
-                 accept: Callable[[Path], None] | None = None) -> Path:
+                 accept: Callable[[Path], None] | None = None, lineage: dict | None = None) -> Path:
     """Copy what serving needs (the trained model, the evaluated threshold, the approval, the input
-    schema seen in `train`) into one folder that the API loads with nothing else; only for an
-    approved model (NotApproved otherwise). The compiled scorer is checked on the `check` rows;
-    `accept(staging)` may refuse the staged bundle (the /v1 contract) before it goes live."""
+    schema seen in `train`, a few `check` rows as the input example, the `lineage`) into one folder
+    that the API loads with nothing else; only for an approved model (NotApproved otherwise). The
+    compiled scorer is checked on the `check` rows; `accept(staging)` may refuse the staged bundle
+    (the /v1 contract) before it goes live."""
     cat = Catalog(root)
     version, task = meta["model_sha256"][:12], task_of(meta)
     approval = approval_for(root, version)
@@ -167,8 +179,9 @@ def write_bundle(root: Path, definitions: dict, meta: dict, train: pd.DataFrame,
             "task": task, "model_version": version, "model_type": meta["model"],
             "threshold": threshold, "id_column": definitions["roles"]["id"],
             "inputs": inputs, "scorer": scorer, "shipped": shipped,
-            "model_card_sha256": content_hash(cat["model_card_json"]),
+            "model_card_sha256": content_hash(cat["model_card_json"]), "lineage": lineage or {},
         }, approval)
+        write_json(staging / member("serving_example"), records_of(check[list(inputs)].head(EXAMPLE_ROWS)))
         if accept is not None:
             accept(staging)
     except BaseException:

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from mining.catalog import Catalog, member
 from mining.deploy.api import create_app
-from mining.deploy.bundle import write_bundle
+from mining.deploy.bundle import lineage_of, write_bundle
 from mining.params import Params
 from mining.reports import read_json, write_json
 
@@ -93,6 +93,7 @@ def deploy(params: Params, definitions: dict, meta: dict, train: pd.DataFrame, c
     """`write_bundle` under the frozen contract; once the bundle is live its document becomes the
     contract the next deploy from the same data source is held to."""
     cat, source = Catalog(params.root), params["data"]["source"]
-    bundle = write_bundle(params.root, definitions, meta, train, check, accept=freeze(cat["api_contract"], source))
+    bundle = write_bundle(params.root, definitions, meta, train, check, accept=freeze(cat["api_contract"], source),
+                          lineage=lineage_of(params.root, params.as_dict(), meta))
     write_json(cat["api_contract"], {"data_source": source, "openapi": read_json(bundle / member("openapi"))})
     return bundle

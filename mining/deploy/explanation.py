@@ -42,16 +42,17 @@ def find_decision(log_url: str, pseudonym: str) -> dict:
 
 
 def bundle_for(root: Path, version: str) -> Path:
-    """The bundle folder of `version`: the live one, or its release."""
+    """The bundle folder of `version`: the live one, or its release (fetched from the model registry
+    and checked against its registered sha256 when it is no longer on disk)."""
     cat = Catalog(root)
     live = cat["serving"]
     if live.exists() and releases.version_of(live) == version:
         return live
-    kept = releases.bundle_dir(root, version)
-    if kept.exists():
-        return kept
-    raise NoDecision(f"model {version} made this decision but its bundle is neither served nor kept in "
-                     f"{cat.relative(cat['releases'])}: it cannot be explained with the model that made it")
+    try:
+        return releases.served_dir(root, version)
+    except releases.ReleaseError as exc:
+        raise NoDecision(f"model {version} made this decision but its bundle is neither served nor in the model "
+                         f"registry ({exc}): it cannot be explained with the model that made it") from exc
 
 
 def candidates(spec: dict, value, points: int = 9) -> list:

@@ -28,6 +28,7 @@ from mining.deploy.api import Settings, create_app
 from mining.deploy.cache import PredictionCache
 from mining.deploy.inference_log import InferenceLog, pseudonymiser
 from mining.deploy.keys import KeyStore
+from mining.deploy.registry import CHAMPION
 from mining.deploy.ratelimit import RateLimit
 from mining.features.online import online_store
 from mining.params import Params, load_params, project_root
@@ -76,14 +77,16 @@ def settings_from(params: Params) -> Settings:
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn factory (one call per worker): the bundle from $MINING_BUNDLE or the champion's (the
-    release state, else the pipeline's bundle), with `deploy.candidate` or else the challenger in
-    shadow; params with the overrides `mining serve --set` passed on in $MINING_SERVE_OVERRIDES."""
+    """uvicorn factory (one call per worker): the bundle from $MINING_BUNDLE or the registry's version
+    `deploy.serves` (an alias or a number; fetched and checked against its registered sha256; before
+    any release the pipeline's bundle), with `deploy.candidate` or else, beside the champion, the
+    challenger in shadow; params with the overrides `mining serve --set` passed on in $MINING_SERVE_OVERRIDES."""
     params = load_params(json.loads(os.environ.get(OVERRIDES_ENV, "{}")), root=project_root())
-    bundle = os.environ.get("MINING_BUNDLE", str(releases.champion_dir(params.root)))
+    serves = str(params["deploy"]["serves"])
+    bundle = os.environ.get("MINING_BUNDLE") or str(releases.served_dir(params.root, serves))
     settings = settings_from(params)
     candidate = params.path(params["deploy"]["candidate"]) if params["deploy"]["candidate"] else None
-    if candidate is None and "MINING_BUNDLE" not in os.environ:
+    if candidate is None and "MINING_BUNDLE" not in os.environ and serves == CHAMPION:
         candidate = releases.challenger_dir(params.root)
         settings.shadow = settings.shadow or candidate is not None  # a challenger is only ever shadowed
     return create_app(bundle, settings=settings, candidate_dir=candidate)
@@ -116,6 +119,7 @@ def serve(overrides: dict) -> None:
     os.environ[OVERRIDES_ENV] = json.dumps(overrides)
     d = params["deploy"]
     keys_for(params)  # fail here, once, rather than in every worker
+    releases.served_dir(params.root, str(d["serves"]))  # fetched and hash-checked once, before the workers
     workers = d["workers"] or os.cpu_count() or 1
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mining-metrics-")

@@ -1,1 +1,1 @@
-"""Stage 09: model registry with lineage, BI exports, the report index."""
+"""Stage 09: each trained version into the MLflow model registry, the warehouse star schema, the executive dashboard, BI exports, the report index."""

@@ -28,7 +28,8 @@ CHARTS = [
     ("Volume", [("output", "flagged", "customers flagged"), ("output", "scored", "customers scored")], "customers"),
     ("Drift in production", [("monitor", "drifted_features", "inputs drifted (latest window)"),
                              ("monitor", "prediction_psi", "prediction PSI")], "count / PSI"),
-    ("Fairness", [("evaluate", "max_equalized_odds_difference", "largest equalized-odds difference")], "difference"),
+    ("Fairness", [("evaluate", "max_equalized_odds_difference",
+                   "largest equalized-odds difference (features and their intersections)")], "difference"),
     ("Value", [("evaluate", "value_at_threshold", "value at the operating threshold")], "value"),
     ("Compute", [("compute", "cpu_s", "CPU seconds (stages 01-08)"), ("compute", "wall_s", "wall seconds")], "seconds"),
 ]
@@ -81,7 +82,7 @@ def write_dashboard(path: Path, history: pd.DataFrame, *, name: str, problem: st
     """The page: the latest run's figures, a chart per group across runs, a table of every run."""
     columns = {"run": "run", "model_type": "model", "evaluate:roc_auc": "holdout ROC AUC",
                "monitor:realised_roc_auc_latest": "realised ROC AUC", "output:flagged": "flagged",
-               "evaluate:max_equalized_odds_difference": "largest EO difference",
+               "evaluate:max_equalized_odds_difference": "largest EO difference (incl. intersections)",
                "evaluate:value_at_threshold": "value", "compute:cost": f"cost ({currency})", "gates_failed": "gates failed"}
     runs = history[[c for c in columns if c in history]].rename(columns=columns)
     return render("dashboard.html.j2", path, name=name, problem=problem, runs=runs.to_dict("records"),

@@ -19,7 +19,6 @@ import pandas as pd
 from mining.catalog import Catalog, member, metrics, report
 from mining.deploy import releases
 from mining.deploy.api import Settings, create_app
-from mining.deploy.bundle import NotApproved, bundle_sign_off
 from mining.deploy.inference_log import InferenceLog, pseudonymiser
 from mining.deploy.keys import KeyStore
 from mining.deploy.server import log_url, running
@@ -173,11 +172,10 @@ def promote(params: Params) -> dict:
     if decision is None:
         raise LoopError("no challenger in shadow: `mining retrain` makes one")
     if decision["decision"] == PROMOTE:
-        try:  # a high-risk use case needs the review board's sign-off of the challenger too
-            bundle_sign_off(params.root, releases.challenger_dir(params.root))
-        except NotApproved as exc:
+        try:  # the registry checks its gates, its approval and (high-risk) the review board's sign-off
+            releases.promote(params.root, decision["reason"])
+        except releases.ReleaseError as exc:
             raise LoopError(f"promotion of challenger {decision['challenger']} refused: {exc}") from exc
-        releases.promote(params.root, decision["reason"])
     elif decision["decision"] == REJECT:
         releases.reject(params.root, decision["reason"])
     return decision | {"archived": apply_retention(params.root, params["monitor"]["retention"], log_url(params))}

@@ -54,7 +54,7 @@ def archive_models(root: Path, keep_retired: int) -> list[dict]:
         with atomic.writing(dest) as tmp, tarfile.open(tmp, "w:gz") as tar:
             tar.add(folder, arcname=version)
         shutil.rmtree(folder)
-        releases.record(root, releases.state(root), "archived", version, f"packed into {Catalog(root).relative(dest)}")
+        releases.record(root, "archived", version, f"packed into {Catalog(root).relative(dest)}")
         done.append(log_action(root, {"action": "archived", "what": f"model {version}", "path": str(Catalog(root).relative(dest)),
                                       "bytes": dest.stat().st_size, "sha256": content_hash(dest),
                                       "reason": f"retired; more than monitor.retention.keep_retired={keep_retired}"}))

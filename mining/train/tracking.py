@@ -13,7 +13,6 @@ import os
 import time
 from pathlib import Path
 
-import mlflow
 import optuna
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
@@ -40,7 +39,6 @@ class Tracker:
 
     def __init__(self, uri: str, experiment: str, root: Path, tags: dict[str, str]):
         Catalog(root)["mlflow"].mkdir(exist_ok=True)
-        mlflow.set_tracking_uri(uri)
         self.client = MlflowClient(uri)
         exp = self.client.get_experiment_by_name(experiment)
         self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(
