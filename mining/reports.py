@@ -143,8 +143,12 @@ def with_contents(html: str) -> str:
         nav.append(soup.new_tag("b"))
         nav.b.string = "Contents"
         items = soup.new_tag("ol")
+        sections = 0
         for h in headings:
             li = soup.new_tag("li", attrs={"class": h.name})
+            if h.name == "h2":  # numbered by section: the sub-sections between do not count
+                sections += 1
+                li["value"] = str(sections)
             link = soup.new_tag("a", href=f"#{h['id']}")
             link.string = h.get_text(" ", strip=True)
             li.append(link)

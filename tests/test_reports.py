@@ -36,6 +36,8 @@ def test_headings_get_slug_anchors_and_a_contents_list():
     assert 'id="what-drives-the-score-shap"' in page and 'href="#what-drives-the-score-shap"' in page
     assert page.index('class="toc"') > page.index("intro") and "¶" not in page
     assert slug("The charter's output, in the warehouse") == "the-charter-s-output-in-the-warehouse"
+    nested = with_contents("<body><h1>T</h1><h2>A</h2><h3>a1</h3><h3>a2</h3><h2>B</h2></body>")
+    assert '<li class="h2" value="2"><a href="#b">B</a>' in nested  # sub-sections do not shift the numbers
 
 
 def test_a_page_with_log_lines_raw_tables_or_absolute_paths_is_refused(tmp_path):
