@@ -3,6 +3,11 @@ the champion alias moved only past the gates and the review board; rollback; the
 
 import json
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import joblib
@@ -171,3 +176,44 @@ def test_rollback_restores_the_previous_champion_and_the_api_serves_it(project, 
     assert main(["models", "archive", "aaaa00000001", "--reason", "x"]) == 1  # the champion is not archived
     assert main(["models", "archive", "dddd00000004", "--reason", "superseded"]) == 0
     assert open_registry(root).tags("2")["status"] == "archived" and cat["serving"].exists()
+
+
+@pytest.fixture
+def tracking_server(tmp_path):
+    """An MLflow tracking server on a free loopback port, artefacts proxied (as a team would share one)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    store = tmp_path / "server"
+    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{store}.db",
+                             "--artifacts-destination", str(store / "artifacts"), "--serve-artifacts",
+                             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("the MLflow tracking server did not start")
+            time.sleep(0.5)
+    yield url
+    subprocess.run(["pkill", "-TERM", "-s", str(proc.pid)], check=False)
+    proc.wait(timeout=30)
+
+
+def test_a_tracking_server_named_by_mlflow_tracking_uri_holds_the_registry(project, tracking_server, monkeypatch):
+    root, _ = project
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
+    build(project, "aaaa00000001")
+    releases.ensure_champion(root)
+    releases.start_shadow(root, built(project, "dddd00000004"), "retrained")
+    releases.promote(root, "better in shadow")
+    reg = open_registry(root)
+    assert reg.uri == tracking_server and not Catalog(root)["mlflow_db"].exists()  # nothing in the local store
+    shutil.rmtree(releases.bundle_dir(root, "aaaa00000001"))  # only the server has it now
+    assert releases.rollback(root, "by hand")["champion"] == "aaaa00000001"
+    assert releases.version_of(releases.champion_dir(root)) == "aaaa00000001"

@@ -22,6 +22,7 @@ from mining.secrets import redact, redact_text
 
 for _name in ("mlflow", "alembic"):
     logging.getLogger(_name).setLevel(logging.ERROR)
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # a server's run links would fill reports
 
 
 def tracking_uri(configured: str | None, root: Path) -> str:
