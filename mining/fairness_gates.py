@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 
-from mining.gates import gate
+from mining.gates import failed, gate
 from mining.stats import group_labels, group_metrics
 
 FOUR_FIFTHS = (0.8, 1.25)  # a group's selection rate over the reference group's, the US EEOC's rule of thumb
@@ -111,7 +111,7 @@ def audit_segments(pred: pd.DataFrame, sensitive: list[str], kpis: dict, report_
 
 def remedy_row(name: str, flagged: np.ndarray, y: np.ndarray, gates: list[dict]) -> dict:
     """One row of a before / after table: the fairness gates failed and what the decisions cost."""
-    failed = [g["gate"] for g in gates if not g["passed"]]
-    return {"decisions": name, "fairness_gates_failed": len(failed), "failed": ", ".join(failed) or "none",
+    broken = failed(gates)
+    return {"decisions": name, "fairness_gates_failed": len(broken), "failed": ", ".join(broken) or "none",
             "accuracy": float((flagged == y).mean()), "flagged_rate": float(flagged.mean()),
             "recall": float(flagged[y == 1].mean()) if (y == 1).any() else float("nan")}

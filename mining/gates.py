@@ -19,6 +19,11 @@ def gate(name: str, measured: float, op: str, threshold: float | None, where: st
             "passed": bool(OPS[op](measured, threshold)), "where": where}
 
 
+def failed(results: list[dict]) -> list[str]:
+    """The names of the gates that did not pass."""
+    return [r["gate"] for r in results if not r["passed"]]
+
+
 def enforce(results: list[dict]) -> None:
     """Raise GateError naming every breached gate."""
     failed = [r for r in results if not r["passed"]]

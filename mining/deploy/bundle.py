@@ -26,6 +26,7 @@ from mining.catalog import Catalog, member, report
 from mining.charter import CLASSIFICATION, SEGMENTATION, task_of
 from mining.deploy.compiled import TOLERANCE, NotCompilable, compile_model, max_difference
 from mining.evaluate.results import load_calibration, shipped_model
+from mining.gates import failed
 from mining.reviews import ReviewRefused, require_sign_off
 from mining.lineage import content_hash
 from mining.reports import read_json, write_json
@@ -49,9 +50,9 @@ def approval_for(root: Path, version: str) -> dict:
     cat = Catalog(root)
     kept = f"not deployed; {cat.relative(cat['serving'])} stays as it was"
     gates = read_json(cat["model_card_json"])["gates"]
-    failed = [g["gate"] for g in gates if not g["passed"]]
-    if failed:
-        raise NotApproved(f"model {version} failed its evaluation gates {failed} (see {report('evaluate')}): {kept}")
+    broken = failed(gates)
+    if broken:
+        raise NotApproved(f"model {version} failed its evaluation gates {broken} (see {report('evaluate')}): {kept}")
     if not cat["approval"].exists():
         raise NotApproved(f"model {version} has no governance approval ({cat.relative(cat['approval'])}): run the "
                           f"govern stage first; {kept}")

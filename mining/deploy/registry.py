@@ -34,6 +34,8 @@ from mlflow.types import ColSpec, Schema
 from mining import atomic
 from mining.catalog import Catalog, member
 from mining.charter import SEGMENTATION
+from mining.deploy.bundle import frame_of, load_model, model_output
+from mining.gates import failed
 from mining.lineage import content_hash
 from mining.reports import read_json
 from mining.secrets import redact_text
@@ -57,15 +59,11 @@ class BundleModel(mlflow.pyfunc.PythonModel):
     matches the bundle's recorded sha256, answering the score (or segment) per row."""
 
     def load_context(self, context) -> None:
-        from mining.deploy.bundle import load_model
-
         folder = Path(context.artifacts["bundle"])
         self.info = read_json(folder / member("serving_info"))
         self.model = load_model(folder, self.info)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.Series:
-        from mining.deploy.bundle import model_output
-
         out = model_output(self.model, self.info["task"], model_input[list(self.info["inputs"])])
         return pd.Series(out, name="segment" if self.info["task"] == SEGMENTATION else "score")
 
@@ -249,8 +247,6 @@ def input_example(folder: Path, info: dict) -> pd.DataFrame | None:
     path = folder / member("serving_example")
     if not path.exists():
         return None
-    from mining.deploy.bundle import frame_of
-
     return frame_of(read_json(path), info["inputs"])
 
 
@@ -271,10 +267,10 @@ def lineage_tags(folder: Path, info: dict) -> dict[str, str]:
     lin = info.get("lineage") or {}
     approval = read_json(folder / member("serving_approval"))
     gates = approval.get("evaluation_gates") or []
-    failed = [g["gate"] for g in gates if not g["passed"]]
+    broken = failed(gates)
     tags = {"model_version": info["model_version"], "model_type": str(info.get("model_type")), "task": info["task"],
             "bundle_sha256": content_hash(folder), "model_card_sha256": info.get("model_card_sha256") or "",
-            "gates": "failed: " + "; ".join(failed) if failed else f"{len(gates)} passed",
+            "gates": "failed: " + "; ".join(broken) if broken else f"{len(gates)} passed",
             "governance": "approved" if approval.get("automatic_checks_passed")
             else str(approval.get("status") or "blocked")}
     for key in ("git_commit", "git_dirty", "data_sha256", "features_sha256", "params_sha256"):

@@ -17,9 +17,11 @@ from pathlib import Path
 from mining.catalog import Catalog, member
 from mining.deploy.bundle import NotApproved, board_sign_off, check_approval
 from mining.deploy.registry import CHALLENGER, CHAMPION, Registry, RegistryError, open_registry
+from mining.gates import failed
 from mining.reports import read_json
 
 ReleaseError = RegistryError
+OUT_OF_SERVICE = ("retired", "rejected", "rolled back", "archived")  # events after which a version no longer serves
 
 
 def info(bundle: Path) -> dict:
@@ -67,12 +69,12 @@ def served_dir(root: Path, ref: str) -> Path:
     return reg.fetch(reg.resolve(ref))
 
 
-def keep(root: Path, bundle: Path, reason: str) -> tuple[Registry, str]:
-    """Register `bundle` (once per model version) and keep its release copy; the registry and its number."""
+def keep(root: Path, bundle: Path, reason: str) -> tuple[Registry, str, Path]:
+    """Register `bundle` (once per model version) and keep its release copy; the registry, the
+    version's number and its checked release folder."""
     reg = open_registry(root)
     number = reg.register(bundle, reason)
-    reg.keep_local(number, bundle)
-    return reg, number
+    return reg, number, reg.keep_local(number, bundle)
 
 
 def record(root: Path, event: str, version: str, reason: str) -> dict:
@@ -89,8 +91,8 @@ def ensure_champion(root: Path) -> str:
     serving = Catalog(root)["serving"]
     if not (serving / member("serving_info")).exists():
         raise ReleaseError(f"{Catalog(root).relative(serving)} has no bundle: run the pipeline (`dvc repro`) first")
-    reg, number = keep(root, serving, "built by the pipeline")
-    promotable(root, reg.fetch(number))
+    reg, number, kept = keep(root, serving, "built by the pipeline")
+    promotable(root, kept)
     reg.set_alias(CHAMPION, number)
     reg.record(number, "released", "the pipeline's bundle, first champion")
     return reg.tags(number)["model_version"]
@@ -102,7 +104,7 @@ def start_shadow(root: Path, bundle: Path, reason: str) -> str:
     version = version_of(bundle)
     if version == _model(reg, CHAMPION):
         raise ReleaseError(f"the new build is model {version}, the champion itself: no challenger to shadow")
-    reg, number = keep(root, bundle, "built by the pipeline")
+    reg, number, _ = keep(root, bundle, "built by the pipeline")
     old = reg.alias(CHALLENGER)
     if old and old != number:
         reg.record(old, "retired", f"replaced in shadow by {version}")
@@ -117,9 +119,9 @@ def promotable(root: Path, bundle: Path) -> dict:
     (ReleaseError naming what failed)."""
     version = version_of(bundle)
     approval = read_json(bundle / member("serving_approval"))
-    failed = [g["gate"] for g in approval.get("evaluation_gates") or [] if not g["passed"]]
-    if failed:
-        raise ReleaseError(f"model {version} failed its evaluation gates {failed}: not promoted")
+    broken = failed(approval.get("evaluation_gates") or [])
+    if broken:
+        raise ReleaseError(f"model {version} failed its evaluation gates {broken}: not promoted")
     try:
         check_approval(approval, version, f"model {version}'s bundle")
         return board_sign_off(root, version, info(bundle).get("model_card_sha256", ""), approval.get("reviewers") or [])
@@ -192,14 +194,10 @@ def archive(root: Path, version: str, reason: str) -> dict:
 
 
 def retired(root: Path) -> list[str]:
-    """Versions that no longer serve, oldest retirement first, whose release folders are still on disk."""
+    """Versions that no longer serve (their latest event took them out), oldest first, whose release
+    folders are still on disk."""
     reg = open_registry(root)
-    serving = {_model(reg, CHAMPION), _model(reg, CHALLENGER)}
-    order: dict[str, str] = {}
-    for event in state(root)["history"]:
-        if event["event"] in ("retired", "rejected", "rolled back"):
-            order[event["version"]] = event["at"]
-        elif event["event"] in ("promoted", "shadow", "released", "restored"):
-            order.pop(event["version"], None)
-    return [v for v, _ in sorted(order.items(), key=lambda kv: kv[1])
-            if v not in serving and bundle_dir(root, v).exists()]
+    serving = {reg.alias(CHAMPION), reg.alias(CHALLENGER)}
+    latest = [reg.history(n)[-1] for n in reg.numbers() if n not in serving]
+    return [e["version"] for e in sorted(latest, key=lambda e: e["at"])
+            if e["event"] in OUT_OF_SERVICE and bundle_dir(root, e["version"]).exists()]

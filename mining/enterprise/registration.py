@@ -21,6 +21,7 @@ from mining.charter import task_of
 from mining.deploy import releases
 from mining.deploy.bundle import EXAMPLE_ROWS, input_schema, lineage_of, pack, records_of
 from mining.deploy.registry import CHALLENGER, CHAMPION, open_registry
+from mining.gates import failed
 from mining.lineage import content_hash
 from mining.reports import write_json
 from mining.train.candidates import for_serving
@@ -45,8 +46,8 @@ def register_blocked(root: Path, params: dict, meta: dict, definitions: dict, tr
     """Register a model that was not deployed, its approval saying why; it takes no alias."""
     cat = Catalog(root)
     version = meta["model_sha256"][:12]
-    failed = [g["gate"] for g in gates if not g["passed"]]
-    why = (f"failed gates: {'; '.join(failed)}" if failed else f"governance: {approval.get('status')}")
+    broken = failed(gates)
+    why = f"failed gates: {'; '.join(broken)}" if broken else f"governance: {approval.get('status')}"
     reg = open_registry(root)
     number = reg.version_of(version)
     if number is None:
@@ -60,7 +61,7 @@ def register_blocked(root: Path, params: dict, meta: dict, definitions: dict, tr
                 "model_card_sha256": content_hash(cat["model_card_json"]),
                 "lineage": lineage_of(root, params, meta)},
                 {"model_version": version, "automatic_checks_passed": False, "status": "blocked",
-                 "failed_gates": failed, "evaluation_gates": gates})
+                 "failed_gates": broken, "evaluation_gates": gates})
             write_json(folder / member("serving_example"), records_of(train[list(inputs)].head(EXAMPLE_ROWS)))
             number = reg.register(folder, f"trained, not deployed ({why})")
         reg.record(number, "blocked", why)

@@ -6,6 +6,7 @@ import pandas as pd
 
 from mining import atomic
 from mining.catalog import Catalog
+from mining.gates import failed
 from mining.params import Params
 from mining.reports import read_json, write_json
 
@@ -16,10 +17,10 @@ def approval_decision(gates: list[dict], dpia: dict, reviewers: list[str], model
     """Ready for the review board only when every fairness gate passed and the data-protection
     record has no open finding; blocked otherwise, naming what blocks it. The record names the model
     version it judged: deploy serves that version only."""
-    failed = [g["gate"] for g in gates if not g["passed"]]
-    passed = not failed and not dpia["open_findings"]
+    broken = failed(gates)
+    passed = not broken and not dpia["open_findings"]
     return {"status": READY if passed else BLOCKED, "model_version": model_version, "reviewers": list(reviewers),
-            "automatic_checks_passed": passed, "failed_gates": failed, "open_findings": list(dpia["open_findings"])}
+            "automatic_checks_passed": passed, "failed_gates": broken, "open_findings": list(dpia["open_findings"])}
 
 
 def write_record(params: Params, audit: pd.DataFrame, dpia: dict, fields: pd.DataFrame, approval: dict,
