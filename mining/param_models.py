@@ -219,7 +219,8 @@ class Choices(Strict):
 
 
 def _space_kind(spec: Any) -> str:
-    return "choices" if isinstance(spec, dict) and "choices" in spec else "range"
+    """Which kind of range a spec is, as read from YAML (a dict) or when dumped (a model)."""
+    return "choices" if isinstance(spec, Choices) or (isinstance(spec, dict) and "choices" in spec) else "range"
 
 
 SpaceSpec = Annotated[Annotated[Range, Tag("range")] | Annotated[Choices, Tag("choices")], Discriminator(_space_kind)]
@@ -229,9 +230,17 @@ class Candidate(Strict):
     enabled: bool
     defaults: dict[str, Any]
     space: dict[str, SpaceSpec]
+    portfolio: list[dict[str, Any]] = []  # configurations tried before TPE (tunable keys only)
+
+    @model_validator(mode="after")
+    def _portfolio_in_space(self) -> "Candidate":
+        for i, config in enumerate(self.portfolio):
+            if extra := sorted(set(config) - set(self.space)):
+                raise ValueError(f"portfolio[{i}]: {', '.join(extra)} not in the space (only tuned settings vary)")
+        return self
 
 
-CandidateName = Literal["logreg", "lightgbm", "xgboost", "histgb", "mlp", "torch_mlp"]
+CandidateName = Literal["logreg", "lightgbm", "xgboost", "histgb", "catboost", "mlp", "torch_mlp"]
 
 
 class Ensemble(Strict):
@@ -249,7 +258,7 @@ class Segmentation(Strict):
 
 class Pruning(Strict):
     enabled: bool
-    budget_s: Positive
+    budget_share: Annotated[float, Field(gt=0, lt=1)]
     tolerance: Annotated[float, Field(ge=0)]
     step: Annotated[float, Field(gt=0, lt=1)]
     shap_sample: Annotated[int, Field(gt=0)]
@@ -260,12 +269,19 @@ class AutomlReference(Strict):
     budget_s: Positive | None
 
 
+class Validation(Strict):
+    folds_below_rows: dict[Annotated[int, Field(gt=0)], Annotated[int, Field(ge=2)]] = Field(min_length=1)
+    holdout_fraction: Annotated[float, Field(gt=0, lt=1)]
+    fidelity_fraction: Annotated[float, Field(gt=0, le=1)] | None
+
+
 class Train(Strict):
     primary_metric: Literal["roc_auc", "pr_auc"]
     time_budget_s: Positive
     n_trials: Annotated[int, Field(gt=0)] | None
     tune_top_k: Count
-    cv_folds: Annotated[int, Field(ge=2)]
+    validation: Validation
+    pruner: Literal["hyperband", "median"]
     time_gap_rows: Count
     n_jobs: Annotated[int, Field(ge=1)]
     early_stopping_rounds: Annotated[int, Field(gt=0)]

@@ -29,8 +29,9 @@ def make_project(dest: Path) -> Path:
     """A sandbox copy of this checkout at tiny demo size with a short model search."""
     make_sandbox(dest, ROOT)
     set_params(dest, "data", {"demo.n_customers": 1500, "demo.events_per_month": 2.0})
-    set_params(dest, "train", {"cv_folds": 3, "time_budget_s": 15, "n_trials": 3, "pruning.budget_s": 5,
-                               "pruning.shap_sample": 300, "automl_reference.budget_s": 5})
+    set_params(dest, "train", {"validation.folds_below_rows": {10000: 3}, "time_budget_s": 20, "n_trials": 3,
+                               "pruning.budget_share": 0.25, "pruning.shap_sample": 300,
+                               "automl_reference.budget_s": 5})
     set_params(dest, "evaluate", {"shap_sample": 200, "n_boot": 100})
     set_params(dest, "deploy", {"latency_requests": 20})
     # six weeks of traffic at 60 records a day, the shift from the fourth week's Thursday

@@ -41,13 +41,15 @@ def fitted(name, X, y, settings=None):
 
 
 SETTINGS = {"lightgbm": {"n_estimators": 200, "num_leaves": 15}, "xgboost": {"n_estimators": 200, "max_depth": 4},
-            "histgb": {"max_iter": 100}, "mlp": {"hidden_layer_sizes": [16], "max_iter": 200}, "logreg": {"max_iter": 500}}
+            "histgb": {"max_iter": 100}, "mlp": {"hidden_layer_sizes": [16], "max_iter": 200}, "logreg": {"max_iter": 500},
+            "catboost": {"iterations": 200, "depth": 4},
+            "lightgbm-native": {"n_estimators": 200, "num_leaves": 15, "categorical": "native"}}
 
 
-@pytest.mark.parametrize("name", ["logreg", "lightgbm", "xgboost", "histgb", "mlp"])
+@pytest.mark.parametrize("name", ["logreg", "lightgbm", "lightgbm-native", "catboost", "xgboost", "histgb", "mlp"])
 def test_compiled_scores_equal_the_pipeline_on_real_rows(credit, name):
     X, y, Xt, _ = credit
-    model = fitted(name, X, y, SETTINGS[name])
+    model = fitted(name.split("-")[0], X, y, SETTINGS[name])
     schema = input_schema(DEFS, X)
     records = records_of(Xt)
     assert max_difference(compile_model(model), model, records, frame_of(records, schema)) <= TOLERANCE
@@ -68,6 +70,9 @@ def test_a_blend_and_odd_records_score_as_the_pipeline_does(credit):
     frame = frame_of(records, input_schema(DEFS, X))
     compiled = compile_model(blend)
     assert np.allclose(compiled.scores(records), blend.predict_proba(frame)[:, 1], atol=TOLERANCE, rtol=0)
+    for name in ("lightgbm-native", "catboost"):  # category codes: unseen, missing and rare levels
+        model = fitted(name.split("-")[0], X, y, SETTINGS[name])
+        assert np.allclose(compile_model(model).scores(records), model.predict_proba(frame)[:, 1], atol=TOLERANCE, rtol=0)
 
 
 def test_an_unknown_step_is_refused_and_deploy_keeps_the_pipeline(credit):

@@ -47,7 +47,11 @@ def test_root_is_found_from_the_notebooks_folder():
 
 
 @pytest.mark.parametrize("override, message", [
-    ({"train.cv_folds": "five"}, r"params/train.yaml with overrides: cv_folds: expected a valid integer \(got 'five'\)"),
+    ({"train.tune_top_k": "five"}, r"params/train.yaml with overrides: tune_top_k: expected a valid integer \(got 'five'\)"),
+    ({"train.validation.folds_below_rows": {10000: 1}},
+     r"params/train.yaml with overrides: validation.folds_below_rows.10000: expected greater than or equal to 2"),
+    ({"train.candidates.lightgbm.portfolio": [{"n_estimators": 10}]},
+     r"candidates.lightgbm: .*portfolio\[0\]: n_estimators not in the space"),
     ({"train.candidates.logreg.space.C": {"low": 10, "high": 1}},
      r"params/train.yaml with overrides: candidates.logreg.space.C: .*low 10 must be below high 1"),
     ({"train.candidates.logreg.space.C": {"low": 0.1}}, r"candidates.logreg.space.C.high: missing"),
@@ -63,8 +67,8 @@ def test_a_wrong_type_or_value_is_refused_naming_file_key_and_expectation(overri
 def test_a_typo_or_a_missing_key_in_a_params_file_is_named_before_any_work(tmp_path):
     root = params_root(tmp_path)
     path = root / "params" / "train.yaml"
-    path.write_text(path.read_text().replace("cv_folds:", "cv_fold:"))
-    with pytest.raises(ParamsError, match=r"params/train.yaml: cv_folds: missing.*; cv_fold: unknown key"):
+    path.write_text(path.read_text().replace("tune_top_k:", "tune_topk:"))
+    with pytest.raises(ParamsError, match=r"params/train.yaml: tune_top_k: missing.*; tune_topk: unknown key"):
         load_params(root=root)
     (root / "params" / "extra.yaml").write_text("a: 1\n")
     path.write_text((ROOT / "params" / "train.yaml").read_text())

@@ -15,11 +15,12 @@ import math
 from typing import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 from lightgbm import LGBMClassifier
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler, TargetEncoder
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
 from xgboost import XGBClassifier
 
 from mining.evaluate.calibration import Calibrated, Calibration
@@ -121,6 +122,24 @@ def _onehot(enc: OneHotEncoder, cols: list[str]) -> Callable[[Record], list[floa
     return encode
 
 
+def _ordinal(enc: OrdinalEncoder, cols: list[str]) -> Callable[[Record], list[float]]:
+    """Category codes, read off the fitted encoder by encoding each level it knows (rare levels
+    share a code; an unseen one gets its `unknown_value`)."""
+    if enc.handle_unknown != "use_encoded_value":
+        raise NotCompilable(f"OrdinalEncoder(handle_unknown={enc.handle_unknown})")
+    first = [cats[0] for cats in enc.categories_]
+    tables = []
+    for i, cats in enumerate(enc.categories_):
+        grid = pd.DataFrame([first[:i] + [c] + first[i + 1:] for c in cats], columns=enc.feature_names_in_)
+        tables.append({str(c): float(code) for c, code in zip(cats, enc.transform(grid)[:, i])})
+    unknown = float(enc.unknown_value)
+
+    def encode(rec: Record) -> list[float]:
+        return [t.get(_text(rec[c]), unknown) for c, t in zip(cols, tables)]
+    encode.owners = list(cols)
+    return encode
+
+
 def _target(enc: TargetEncoder, scaler: StandardScaler | None, cols: list[str]) -> Callable[[Record], list[float]]:
     if enc.target_type_ != "binary":
         raise NotCompilable(f"TargetEncoder of a {enc.target_type_} target")
@@ -143,6 +162,8 @@ def _encoder(name: str, pipe, cols: list[str]) -> Callable[[Record], list[float]
     texts = isinstance(steps[0], FunctionTransformer) and steps[0].func is _as_text
     if texts and len(steps) == 2 and isinstance(steps[1], OneHotEncoder):
         return _onehot(steps[1], cols)
+    if texts and len(steps) == 2 and isinstance(steps[1], OrdinalEncoder):
+        return _ordinal(steps[1], cols)
     if texts and isinstance(steps[1], TargetEncoder) and len(steps) <= 3:
         scaler = steps[2] if len(steps) == 3 else None
         if scaler is not None and not isinstance(scaler, StandardScaler):

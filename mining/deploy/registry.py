@@ -45,7 +45,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no pro
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 EXPERIMENT = "model-registry"
-REQUIREMENTS = ("scikit-learn", "lightgbm", "xgboost", "pandas", "numpy", "joblib", "mlflow")
+REQUIREMENTS = ("scikit-learn", "lightgbm", "xgboost", "catboost", "pandas", "numpy", "joblib", "mlflow")
 TAG_LIMIT = 5000  # MLflow's longest model-version tag value
 VERSION_CHARS = 12  # a model version is the first 12 hex characters of its model file's sha256
 

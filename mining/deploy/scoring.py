@@ -20,8 +20,9 @@ from mining.charter import SEGMENTATION, task_of
 from mining.deploy.bundle import check_approval, frame_of, load_model
 from mining.deploy.compiled import CompiledClassifier, compile_model
 from mining.reports import read_json
+from mining.train.catboost_native import CatBoostNative
 
-TREES = (LGBMClassifier, XGBClassifier, HistGradientBoostingClassifier)
+TREES = (LGBMClassifier, XGBClassifier, HistGradientBoostingClassifier, CatBoostNative)
 
 
 class Served:
@@ -82,15 +83,18 @@ class Served:
         est = self.compiled.estimators[idx]
         if not isinstance(est, TREES):
             raise LookupError(f"{type(est).__name__} is not a tree model: see the evaluation report's SHAP page")
-        if idx not in self._explainers:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                import shap
-            self._explainers[idx] = shap.TreeExplainer(est)
         z = np.array([row(record)], dtype=float)
-        with warnings.catch_warnings():  # shap warns that LightGBM's output shape changed, every call
-            warnings.simplefilter("ignore")
-            values = np.asarray(self._explainers[idx].shap_values(z))
+        if isinstance(est, CatBoostNative):  # CatBoost's own tree SHAP over its category codes
+            values = est.shap_values(z)[0]
+        else:
+            if idx not in self._explainers:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    import shap
+                self._explainers[idx] = shap.TreeExplainer(est)
+            with warnings.catch_warnings():  # shap warns that LightGBM's output shape changed, every call
+                warnings.simplefilter("ignore")
+                values = np.asarray(self._explainers[idx].shap_values(z))
         values = values[..., 1] if values.ndim == 3 else values
         by_input: dict[str, float] = {}
         for owner, v in zip(row.owners, values[0]):

@@ -17,26 +17,35 @@ with warnings.catch_warnings():  # shap imports tqdm.auto, which warns when ipyw
     import shap
 
 from mining.train.blend import Blend
+from mining.train.catboost_native import CatBoostNative
 from mining.train.early_stopping import unwrap
+from mining.train.stack import Stack
 
 
 def shap_explanation(model, X: pd.DataFrame, sample: int, seed: int) -> tuple[shap.Explanation, str]:
     """SHAP values on a row sample of `X`, in the space of the encoded model inputs, and what was explained.
 
     Tree SHAP for boosters, linear SHAP for the logistic baseline, permutation SHAP otherwise (the
-    neural network). A blend is explained through its heaviest member, which the note says.
+    neural network). A blend or a stack is explained through its heaviest member, which the note says.
     """
     note = "the model"
     if isinstance(model, Blend):
         weights = list(model.weights)
         (name, model), w = max(zip(model.members_, weights), key=lambda mw: mw[1])
         note = f"the blend's heaviest member, {name} (weight {w} of {sum(weights)})"
+    elif isinstance(model, Stack):
+        weights = model.weights
+        (name, model), w = max(zip(model.members_, weights), key=lambda mw: abs(mw[1]))
+        note = f"the stack's heaviest member, {name} (level-2 coefficient {w:.2f}; all: {sum(weights):.2f})"
     rows = X.sample(min(sample, len(X)), random_state=seed)
     prep, est = model[:-1], unwrap(model[-1])
     names = [n.split("__", 1)[-1] for n in prep.get_feature_names_out()]
     Z = pd.DataFrame(np.asarray(prep.transform(rows), dtype=float), columns=names)
     if isinstance(est, LogisticRegression):
         explainer = shap.LinearExplainer(est, shap.maskers.Independent(Z, max_samples=200))
+    elif isinstance(est, CatBoostNative):  # CatBoost's own tree SHAP (it reads the category codes itself)
+        values, base = est.shap_values(Z.to_numpy())
+        return shap.Explanation(values, np.full(len(Z), base), data=Z.to_numpy(), feature_names=names), note
     elif isinstance(est, (LGBMClassifier, XGBClassifier, HistGradientBoostingClassifier)):
         explainer = shap.TreeExplainer(est)
     else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler, TargetEncoder
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
 
 from mining.features.impute import GroupMedianImputer
 from mining.features.interactions import Interactions
@@ -21,9 +21,16 @@ def _as_text(X):
     return X.astype(object).where(X.notna(), "missing").astype(str)
 
 
-def build_preprocessor(definitions: dict, *, scale: bool, seed: int) -> Pipeline:
+def categorical_inputs(definitions: dict) -> list[str]:
+    """The inputs encoded as categories (one-hot or target): what a native-categorical model takes as codes."""
+    return [f["name"] for f in definitions["features"] if f.get("encoding") in ("onehot", "target")]
+
+
+def build_preprocessor(definitions: dict, *, scale: bool, seed: int, native: bool = False) -> Pipeline:
     """Domain imputation, the declared interactions, then per-kind encoding: numeric / one-hot /
-    target-encoded."""
+    target-encoded. `native`: every categorical input as one integer code instead (rare levels
+    pooled, unseen ones -1), in the first columns, for models that split on categories themselves
+    (LightGBM's categorical splits, CatBoost's ordered target statistics)."""
     feats = definitions["features"]
     interactions = definitions.get("interactions") or {}
     numeric = [f["name"] for f in feats if f["kind"] == "numeric"] + list(interactions)
@@ -33,6 +40,11 @@ def build_preprocessor(definitions: dict, *, scale: bool, seed: int) -> Pipeline
     if scale:
         num_steps.append(StandardScaler())
     transformers = [("num", make_pipeline(*num_steps), numeric)]
+    if native:
+        codes = make_pipeline(FunctionTransformer(_as_text, feature_names_out="one-to-one"),
+                              OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, min_frequency=5))
+        transformers = [("cat", codes, categorical_inputs(definitions)), *transformers]
+        onehot = target = []
     if onehot:
         transformers.append(("onehot", make_pipeline(
             FunctionTransformer(_as_text, feature_names_out="one-to-one"),

@@ -13,7 +13,8 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from xgboost import XGBClassifier
 
-from mining.features.encoding import build_preprocessor
+from mining.features.encoding import build_preprocessor, categorical_inputs
+from mining.train.catboost_native import CatBoostNative
 from mining.train.early_stopping import EarlyStopped, unwrap
 
 INTERPRETABILITY = {
@@ -21,20 +22,28 @@ INTERPRETABILITY = {
     "lightgbm": "medium: tree ensemble, explained with SHAP",
     "xgboost": "medium: tree ensemble, explained with SHAP",
     "histgb": "medium: tree ensemble, explained with SHAP",
+    "catboost": "medium: tree ensemble, explained with SHAP",
     "mlp": "low: neural network, explained only through SHAP approximations",
     "torch_mlp": "low: neural network, explained only through SHAP approximations",
     "blend": "low: weighted average of several models",
+    "stack": "low: logistic regression over several models' scores",
 }
 SCALED = {"logreg", "mlp", "torch_mlp"}  # inputs standardised for these
+NATIVE = {"catboost"}  # always given category codes; LightGBM when its settings say `categorical: native`
 
 
 def _estimator(name: str, settings: dict, *, seed: int, n_jobs: int, class_weight: str | None,
-               pos_weight: float, early_stopping_rounds: int, refit: bool, device: str):
+               pos_weight: float, early_stopping_rounds: int, refit: bool, device: str, n_categorical: int):
     if name == "logreg":
         return LogisticRegression(random_state=seed, class_weight=class_weight, **settings)
     if name == "lightgbm":
         est = LGBMClassifier(random_state=seed, n_jobs=n_jobs, verbose=-1, class_weight=class_weight, **settings)
-        return EarlyStopped(est, rounds=early_stopping_rounds, refit=refit, random_state=seed)
+        return EarlyStopped(est, rounds=early_stopping_rounds, refit=refit, random_state=seed,
+                            n_categorical=n_categorical)
+    if name == "catboost":
+        weights = {"auto_class_weights": "Balanced"} if class_weight == "balanced" else {}
+        return CatBoostNative(n_categorical, {"thread_count": n_jobs, **weights, **settings},
+                              rounds=early_stopping_rounds, refit=refit, random_state=seed)
     if name == "xgboost":
         est = XGBClassifier(random_state=seed, n_jobs=n_jobs, tree_method="hist", eval_metric="logloss",
                             scale_pos_weight=pos_weight if class_weight == "balanced" else 1.0, **settings)
@@ -51,16 +60,21 @@ def _estimator(name: str, settings: dict, *, seed: int, n_jobs: int, class_weigh
         from mining.train.torch_mlp import TorchMLPClassifier  # optional: needs the torch extra
 
         return TorchMLPClassifier(random_state=seed, device=device, **settings)
-    raise ValueError(f"unknown candidate {name!r} in params/train.yaml (known: {sorted(set(INTERPRETABILITY) - {'blend'})})")
+    raise ValueError(f"unknown candidate {name!r} in params/train.yaml "
+                     f"(known: {sorted(set(INTERPRETABILITY) - {'blend', 'stack'})})")
 
 
 def build_candidate(name: str, settings: dict, definitions: dict, *, seed: int, n_jobs: int = 1,
                     class_weight: str | None = None, pos_weight: float = 1.0, early_stopping_rounds: int = 50,
                     refit: bool = False, device: str = "cpu") -> Pipeline:
-    """A fresh, unfitted pipeline for candidate `name` with hyper-parameters `settings`."""
-    est = _estimator(name, dict(settings or {}), seed=seed, n_jobs=n_jobs, class_weight=class_weight,
-                     pos_weight=pos_weight, early_stopping_rounds=early_stopping_rounds, refit=refit, device=device)
-    return Pipeline([("features", build_preprocessor(definitions, scale=name in SCALED, seed=seed)),
+    """A fresh, unfitted pipeline for candidate `name` with hyper-parameters `settings` (LightGBM's
+    `categorical: native | encoded` chooses how it sees categories; not a booster setting)."""
+    settings = dict(settings or {})
+    native = name in NATIVE or (name == "lightgbm" and settings.pop("categorical", "encoded") == "native")
+    est = _estimator(name, settings, seed=seed, n_jobs=n_jobs, class_weight=class_weight,
+                     pos_weight=pos_weight, early_stopping_rounds=early_stopping_rounds, refit=refit, device=device,
+                     n_categorical=len(categorical_inputs(definitions)) if native else 0)
+    return Pipeline([("features", build_preprocessor(definitions, scale=name in SCALED, seed=seed, native=native)),
                      ("model", est)])
 
 
@@ -71,4 +85,6 @@ def for_serving(model) -> object:
         est = unwrap(p.named_steps["model"])
         if isinstance(est, (LGBMClassifier, XGBClassifier)):
             est.set_params(n_jobs=1)
+        elif isinstance(est, CatBoostNative):
+            est.threads_ = 1
     return model

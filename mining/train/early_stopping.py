@@ -14,17 +14,21 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import train_test_split
 from xgboost import XGBClassifier
 
+from mining.train.deadline import XGBoostStop, lightgbm_stop
+
 
 class EarlyStopped(ClassifierMixin, BaseEstimator):
-    """Fit `estimator` (LightGBM or XGBoost) with early stopping on a held-out slice."""
+    """Fit `estimator` (LightGBM or XGBoost) with early stopping on a held-out slice; LightGBM
+    splits the first `n_categorical` columns as categories (their integer codes)."""
 
     def __init__(self, estimator=None, validation_fraction: float = 0.15, rounds: int = 50,
-                 refit: bool = False, random_state: int = 0):
+                 refit: bool = False, random_state: int = 0, n_categorical: int = 0):
         self.estimator = estimator
         self.validation_fraction = validation_fraction
         self.rounds = rounds
         self.refit = refit
         self.random_state = random_state
+        self.n_categorical = n_categorical
 
     def fit(self, X, y, sample_weight=None):
         y = np.asarray(y)
@@ -35,12 +39,13 @@ class EarlyStopped(ClassifierMixin, BaseEstimator):
         est = clone(self.estimator)
         Xtr, Xva = _rows(X, tr), _rows(X, va)
         w_tr = None if sw is None else sw[tr]
+        cats = {"categorical_feature": list(range(self.n_categorical))} if self.n_categorical else {}
         if isinstance(est, LGBMClassifier):
             est.fit(Xtr, y[tr], sample_weight=w_tr, eval_X=(Xva,), eval_y=(y[va],),
-                    callbacks=[early_stopping(self.rounds, verbose=False)])
+                    callbacks=[early_stopping(self.rounds, verbose=False), lightgbm_stop], **cats)
             best = est.best_iteration_ or est.n_estimators
         elif isinstance(est, XGBClassifier):
-            est.set_params(early_stopping_rounds=self.rounds)
+            est.set_params(early_stopping_rounds=self.rounds, callbacks=[XGBoostStop()])
             est.fit(Xtr, y[tr], sample_weight=w_tr, eval_set=[(Xva, y[va])], verbose=False)
             best = int(est.best_iteration) + 1
         else:
@@ -48,7 +53,7 @@ class EarlyStopped(ClassifierMixin, BaseEstimator):
         self.best_iteration_ = int(best)
         if self.refit:
             est = clone(self.estimator).set_params(n_estimators=self.best_iteration_)
-            est.fit(X, y, sample_weight=sw)
+            est.fit(X, y, sample_weight=sw, **(cats if isinstance(est, LGBMClassifier) else {}))
         self.estimator_ = est
         self.classes_ = est.classes_
         return self

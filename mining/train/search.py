@@ -1,5 +1,8 @@
-"""Model search: every candidate's defaults, then Optuna TPE on the best families within a wall-clock
-budget, pruning weak trials fold by fold; optionally a blend of the best; the winner refit.
+"""Model search: every candidate's defaults, then on the best families a portfolio of known-good
+configurations and Optuna TPE within a wall-clock budget, a pruner stopping weak trials at a low
+fidelity (after a fold, or on a share of the rows when one holdout slice validates); optionally a
+blend or a stack of the best; the winner refit. Time for the refit is reserved out of the budget,
+and boosters stop adding rounds when the budget's deadline passes (`mining.train.deadline`).
 
 Studies live in SQLite (the catalog's `optuna_db`), named by a hash of everything that defines
 the search (data, spaces, validation, seed). Rerunning the same search resumes its studies: the
@@ -26,9 +29,11 @@ from sklearn.base import clone
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from mining.catalog import member
+from mining.train import deadline
 from mining.train.blend import Blend, greedy_weights
 from mining.train.candidates import INTERPRETABILITY, build_candidate
 from mining.train.space import suggest
+from mining.train.stack import Stack, stack_score
 
 METRICS = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}
 HEARTBEAT_S, GRACE_S = 1, 4  # a running trial records a heartbeat each second; silent for 4 s: its run died
@@ -55,17 +60,23 @@ class SearchConfig:
     ensemble: dict
     storage_dir: Path | None  # None: in memory, nothing resumes
     value_margin: float = 0.0  # the simplest candidate is kept unless the chosen one beats it by this
+    pruner: str = "hyperband"  # hyperband | median
+    fidelity_fraction: float | None = None  # one holdout slice: trials first train on this share of rows
 
     @classmethod
-    def from_params(cls, train: dict, seed: int, storage_dir: Path | None, device: str) -> "SearchConfig":
+    def from_params(cls, train: dict, seed: int, storage_dir: Path | None, device: str,
+                    budget_s: float | None = None) -> "SearchConfig":
+        """`budget_s`: what is left of `time_budget_s` for the search (after input pruning)."""
         enabled = {k: v for k, v in train["candidates"].items() if v["enabled"]}
-        return cls(candidates=enabled, metric=train["primary_metric"], budget_s=float(train["time_budget_s"]),
+        return cls(candidates=enabled, metric=train["primary_metric"],
+                   budget_s=float(train["time_budget_s"] if budget_s is None else budget_s),
                    n_trials=train.get("n_trials"), tune_top_k=int(train["tune_top_k"]), seed=seed,
                    n_jobs=int(train["n_jobs"]), class_weight=train.get("class_weight"),
                    downsample_majority=train.get("downsample_majority"),
                    early_stopping_rounds=int(train["early_stopping_rounds"]), device=device,
                    ensemble=dict(train["ensemble"]), storage_dir=storage_dir,
-                   value_margin=float(train["value_margin"]))
+                   value_margin=float(train["value_margin"]), pruner=train["pruner"],
+                   fidelity_fraction=train["validation"]["fidelity_fraction"])
 
 
 @dataclass
@@ -80,6 +91,8 @@ class SearchResult:
     trials: pd.DataFrame
     why: str = ""
     value_case: dict | None = None  # the chosen model against the simplest (`value_case`)
+    budget: dict | None = None  # seconds by phase (defaults, portfolio, tpe, refit, ensemble) and the reserve
+    families: pd.DataFrame | None = None  # per candidate: trials run, pruned, stopped by time, folds, seconds
 
 
 def search_key(data_hash: str, scheme: str, n_rows: int, cfg: SearchConfig, definitions: dict) -> str:
@@ -88,9 +101,14 @@ def search_key(data_hash: str, scheme: str, n_rows: int, cfg: SearchConfig, defi
     ident = {"data": data_hash, "scheme": scheme, "rows": n_rows, "metric": cfg.metric, "seed": cfg.seed,
              "inputs": [f["name"] for f in definitions["features"]], "interactions": definitions.get("interactions"),
              "class_weight": cfg.class_weight, "downsample": cfg.downsample_majority,
-             "early_stopping": cfg.early_stopping_rounds,
-             "candidates": {k: {"defaults": v.get("defaults"), "space": v.get("space")} for k, v in cfg.candidates.items()}}
+             "early_stopping": cfg.early_stopping_rounds, "pruner": cfg.pruner, "fidelity": cfg.fidelity_fraction,
+             "candidates": {k: {"defaults": v.get("defaults"), "space": v.get("space"), "portfolio": v.get("portfolio")}
+                            for k, v in cfg.candidates.items()}}
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+PHASES = ("defaults", "portfolio", "tpe")
+REFIT_OVERHEAD_S = 1.0
 
 
 class Search:
@@ -100,6 +118,7 @@ class Search:
         self.on_trial = on_trial
         self.score = METRICS[cfg.metric]
         self.pos_weight = float((y == 0).sum() / max((y == 1).sum(), 1))
+        self.steps, self.fidelity = _steps(splits, y, cfg.fidelity_fraction, cfg.seed)
         self.storage = None
         if cfg.storage_dir:
             cfg.storage_dir.mkdir(parents=True, exist_ok=True)
@@ -108,8 +127,10 @@ class Search:
             self.oof_dir = cfg.storage_dir / "oof" / key
             self.oof_dir.mkdir(parents=True, exist_ok=True)
         self._oof: dict[tuple[str, int], np.ndarray] = {}
+        self.deadline: float | None = None  # time.monotonic() at which this run's search time is up
+        self.completed = False  # until one trial completes the deadline waits: the search always has a model
 
-    # -- one candidate configuration, cross-validated ------------------------------------------
+    # -- one candidate configuration, validated ---------------------------------------------------
     def pipeline(self, name: str, settings: dict, refit: bool = False):
         return build_candidate(name, settings, self.defs, seed=self.cfg.seed, n_jobs=self.cfg.n_jobs,
                                class_weight=self.cfg.class_weight, pos_weight=self.pos_weight,
@@ -135,6 +156,9 @@ class Search:
         return model.fit(self.X.iloc[rows], self.y[rows], **kw)
 
     def objective(self, name: str):
+        """Each step is a fold (the value: the mean over folds so far) or, with one holdout slice, a
+        fidelity (a share of the training rows, then all of them: the value is the last); after
+        each the pruner may stop the trial, and past the deadline it stops as out of time."""
         spec = self.cfg.candidates[name]
 
         def run(trial: optuna.Trial) -> float:
@@ -142,25 +166,35 @@ class Search:
             model = self.pipeline(name, settings)
             oof = np.full(len(self.y), np.nan)
             scores, pr, fit_s = [], [], []
-            for step, (tr, va) in enumerate(self.splits):
+            for step, (tr, va, final) in enumerate(self.steps):
+                if step and self._out_of_time():
+                    trial.set_user_attr("stopped", "time budget")
+                    raise optuna.TrialPruned()
                 t0 = time.perf_counter()
-                m = self.fit(clone(model), tr, seed=self.cfg.seed + step)
+                with deadline.until(self.deadline if self.completed else None):
+                    m = self.fit(clone(model), tr, seed=self.cfg.seed + step)
                 fit_s.append(time.perf_counter() - t0)
                 p = m.predict_proba(self.X.iloc[va])[:, 1]
-                oof[va] = p
-                scores.append(self.score(self.y[va], p))
-                pr.append(average_precision_score(self.y[va], p))
-                trial.report(float(np.mean(scores)), step)
-                if trial.should_prune():
+                if final:
+                    oof[va] = p
+                    scores.append(self.score(self.y[va], p))
+                    pr.append(average_precision_score(self.y[va], p))
+                value = float(np.mean(scores)) if scores else float(self.score(self.y[va], p))
+                trial.report(value, step + 1)
+                if step + 1 < len(self.steps) and trial.should_prune():
                     raise optuna.TrialPruned()
             trial.set_user_attr("cv_std", float(np.std(scores)))
             trial.set_user_attr("cv_pr_auc", float(np.mean(pr)))
-            trial.set_user_attr("fit_s", float(np.mean(fit_s)))
+            trial.set_user_attr("fit_s", float(fit_s[-1] if self.fidelity else np.mean(fit_s)))
             trial.set_user_attr("settings", json.loads(json.dumps(settings, default=str)))
             self._save_oof(name, trial.number, oof)
+            self.completed = True
             return float(np.mean(scores))
 
         return run
+
+    def _out_of_time(self) -> bool:
+        return self.completed and self.deadline is not None and time.monotonic() > self.deadline
 
     def _save_oof(self, name: str, number: int, oof: np.ndarray) -> None:
         self._oof[(name, number)] = oof
@@ -174,10 +208,13 @@ class Search:
 
     # -- the studies ------------------------------------------------------------------------------
     def study(self, name: str) -> optuna.Study:
+        n = len(self.steps)
+        pruner = (optuna.pruners.HyperbandPruner(min_resource=1, max_resource=n, reduction_factor=3)
+                  if self.cfg.pruner == "hyperband" else optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2))
         study = optuna.create_study(
             study_name=f"{self.key}-{name}", storage=self.storage, direction="maximize", load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=self.cfg.seed, n_startup_trials=5, multivariate=True),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
+            pruner=pruner)
         if self.storage is not None:  # a killed run's trials stop beating: fail those, leave a live search's alone
             optuna.storages.fail_stale_trials(study)
         return study
@@ -196,31 +233,69 @@ class Search:
             return []
         return [lambda study, trial: self.on_trial(name, trial)]
 
+    def _enqueue(self, study: optuna.Study, name: str, configs: list[dict], phase: str) -> int:
+        """Queue known configurations (their tunable part); returns how many are new to the study."""
+        space = self.cfg.candidates[name].get("space") or {}
+        seen = [t.params for t in study.get_trials(deepcopy=False)]
+        new = 0
+        for config in configs:
+            params = {k: v for k, v in config.items() if k in space}
+            if params and params not in seen:
+                study.enqueue_trial(params, user_attrs={"phase": phase}, skip_if_exists=True)
+                seen.append(params)
+                new += 1
+        return new
+
+    def refit_reserve_s(self, studies: dict[str, optuna.Study]) -> float:
+        """Seconds to keep for refitting each family's best on every row: its fit time on a fold,
+        scaled to all rows, twice for the boosters that first find their rounds on a slice, and
+        REFIT_OVERHEAD_S for its serving figures (single-row latency, size, holdout scores)."""
+        tr = self.steps[-1][0]
+        scale = len(self.y) / max(len(tr), 1)
+        total = 0.0
+        for name, s in studies.items():
+            if _has_complete(s):
+                total += 2 * scale * float(s.best_trial.user_attrs.get("fit_s", 0.0)) + REFIT_OVERHEAD_S
+        return total
+
     def run(self, X_test: pd.DataFrame | None = None, y_test: np.ndarray | None = None) -> SearchResult:
         cfg = self.cfg
+        started = time.monotonic()
+        self.deadline = started + cfg.budget_s
         studies: dict[str, optuna.Study] = {}
         skipped: dict[str, str] = {}
         for name, spec in cfg.candidates.items():  # round 1: each candidate's defaults
-            if studies and self.spent_s(studies) > cfg.budget_s:
+            if studies and (self.spent_s(studies) > cfg.budget_s or self._out_of_time()):
                 skipped[name] = f"skipped: time budget {cfg.budget_s:.0f}s spent"
                 continue
             studies[name] = s = self.study(name)
             if not s.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-                defaults = {k: v for k, v in (spec.get("defaults") or {}).items() if k in (spec.get("space") or {})}
-                s.enqueue_trial(defaults, skip_if_exists=True)
+                self._enqueue(s, name, [spec.get("defaults") or {}], "defaults")
+                if not s.get_trials(deepcopy=False):  # nothing tunable: run the defaults as they are
+                    s.enqueue_trial({}, user_attrs={"phase": "defaults"})
                 s.optimize(self.objective(name), n_trials=1, callbacks=self._callbacks(name), catch=(ValueError,))
 
+        reserve = self.refit_reserve_s(studies)
+        self.deadline = started + max(cfg.budget_s - reserve, 0.0)
         ranked = sorted((n for n in studies if _has_complete(studies[n])), key=lambda n: -studies[n].best_value)
         tunable = [n for n in ranked if cfg.candidates[n].get("space")][: cfg.tune_top_k]
-        for i, name in enumerate(tunable):  # round 2: Bayesian search on the best families
-            left = cfg.budget_s - self.spent_s(studies)
+        for name in tunable:  # round 2a: the portfolio of each tuned family
+            self._enqueue(studies[name], name, cfg.candidates[name].get("portfolio") or [], "portfolio")
+        for i, name in enumerate(tunable):  # round 2b: portfolio, then Bayesian search, on the best families
+            left = min(cfg.budget_s - reserve - self.spent_s(studies), self.deadline - time.monotonic())
             done = len(studies[name].get_trials(deepcopy=False, states=FINISHED))
             cap = None if cfg.n_trials is None else max(cfg.n_trials - done, 0)
             if left <= 0 or cap == 0:
                 continue
             studies[name].optimize(self.objective(name), timeout=left / (len(tunable) - i), n_trials=cap,
                                    callbacks=self._callbacks(name), catch=(ValueError,))
-        return self._finish(studies, skipped, X_test, y_test)
+        search_s = time.monotonic() - started
+        result = self._finish(studies, skipped, X_test, y_test)
+        result.budget = {"search_budget_s": cfg.budget_s, "refit_reserve_s": reserve, "search_wall_s": search_s,
+                         **{f"{p}_s": float(result.trials.loc[result.trials["phase"] == p, "duration_s"].sum())
+                            for p in PHASES}, **result.budget}
+        result.families = family_table(result.trials, self.steps, self.fidelity)
+        return result
 
     # -- choose, refit, report ----------------------------------------------------------------------
     def _finish(self, studies, skipped, X_test, y_test) -> SearchResult:
@@ -228,27 +303,38 @@ class Search:
         best = {n: s.best_trial for n, s in studies.items() if _has_complete(s)}
         if not best:
             raise RuntimeError("no candidate finished a trial: see the trials table and params/train.yaml")
+        t0 = time.monotonic()
         rows, fitted, oofs = [], {}, {}
         for name, t in best.items():
             oofs[name] = self._load_oof(name, t.number)
             model = self.fit(self.pipeline(name, t.user_attrs["settings"], refit=True), np.arange(len(self.y)), cfg.seed)
             fitted[name] = model
             rows.append(self._row(name, studies[name], t, model, X_test, y_test))
+        refit_s, t0 = time.monotonic() - t0, time.monotonic()
         chosen, why = max(best, key=lambda n: best[n].value), "best mean cross-validated score"
         model, oof, params = fitted[chosen], oofs[chosen], best[chosen].user_attrs["settings"]
+        scores = {n: t.value for n, t in best.items()}
 
         ens = cfg.ensemble
         if ens.get("enabled") and len(best) > 1:
             top = sorted(best, key=lambda n: -best[n].value)[: int(ens.get("max_members", 3))]
             weights, blend_score = greedy_weights({n: oofs[n] for n in top}, self.y, self.score)
-            if len(weights) > 1 and blend_score >= best[chosen].value + float(ens.get("min_gain", 0.001)):
-                blend = Blend.from_fitted([(n, fitted[n]) for n in weights], list(weights.values()))
-                oof = sum(w * oofs[n] for n, w in weights.items()) / sum(weights.values())
-                rows.append(self._blend_row(blend, weights, blend_score, oof, X_test, y_test))
-                chosen, model, params = "blend", blend, {"weights": weights}
-                why = (f"the blend's out-of-fold {cfg.metric} {blend_score:.4f} beats the best single model by at "
-                       f"least ensemble.min_gain={ens.get('min_gain')}")
-        scores = {n: t.value for n, t in best.items()} | ({"blend": blend_score} if chosen == "blend" else {})
+            stacked, stack_oof = stack_score({n: oofs[n] for n in top}, self.y, self.score, cfg.seed)
+            blend_oof = sum(w * oofs[n] for n, w in weights.items()) / sum(weights.values())
+            options = {"stack": (stacked, stack_oof)} | ({"blend": (blend_score, blend_oof)} if len(weights) > 1 else {})
+            for kind, (score, ens_oof) in options.items():
+                ens_model = (Stack.from_fitted([(n, fitted[n]) for n in top], {n: oofs[n] for n in top}, self.y, cfg.seed)
+                             if kind == "stack" else Blend.from_fitted([(n, fitted[n]) for n in weights], list(weights.values())))
+                members = (", ".join(f"{n}x{c:.2f}" for n, c in zip(top, ens_model.weights)) if kind == "stack"
+                           else ", ".join(f"{n}x{w}" for n, w in weights.items()))
+                rows.append(self._ensemble_row(kind, ens_model, members, score, ens_oof, X_test, y_test))
+                scores[kind] = score
+                if score >= max(scores[n] for n in best) + float(ens.get("min_gain", 0.001)) and \
+                        score > (scores[chosen] if chosen in ("blend", "stack") else -np.inf):
+                    chosen, model, oof = kind, ens_model, ens_oof
+                    params = {"members": top} if kind == "stack" else {"weights": weights}
+                    why = (f"the {kind}'s out-of-fold {cfg.metric} {score:.4f} beats the best single model by at "
+                           f"least ensemble.min_gain={ens.get('min_gain')}")
         case = value_case(scores, chosen, cfg.value_margin, cfg.metric)
         if case["kept_simple"]:
             chosen, why = case["simplest"], case["statement"]
@@ -259,7 +345,8 @@ class Search:
         board["chosen"] = board["candidate"] == chosen
         board = board.sort_values("cv_mean", ascending=False, na_position="last").reset_index(drop=True)
         trials = pd.concat([_trials_frame(n, s) for n, s in studies.items()], ignore_index=True)
-        return SearchResult(board, chosen, model, oof, self.scheme, params, self.key, trials, why, case)
+        budget = {"refit_s": refit_s, "ensemble_s": time.monotonic() - t0}
+        return SearchResult(board, chosen, model, oof, self.scheme, params, self.key, trials, why, case, budget)
 
     def _row(self, name, study, t, model, X_test, y_test) -> dict:
         states = [x.state for x in study.get_trials(deepcopy=False)]
@@ -269,16 +356,42 @@ class Search:
                "pruned": states.count(optuna.trial.TrialState.PRUNED), "best_trial": t.number}
         return row | _serving_figures(model, self.X, X_test, y_test) | {"interpretability": INTERPRETABILITY[name]}
 
-    def _blend_row(self, blend, weights, score, oof, X_test, y_test) -> dict:
+    def _ensemble_row(self, kind, model, members, score, oof, X_test, y_test) -> dict:
         keep = ~np.isnan(oof)
-        return {"candidate": "blend", "status": "evaluated", "cv_mean": score, "cv_std": np.nan,
+        return {"candidate": kind, "status": "evaluated", "cv_mean": score, "cv_std": np.nan,
                 "cv_pr_auc": float(average_precision_score(self.y[keep], oof[keep])), "fit_s": np.nan,
-                "trials": 0, "pruned": 0, "best_trial": None,
-                "members": ", ".join(f"{n}x{w}" for n, w in weights.items())} | \
-            _serving_figures(blend, self.X, X_test, y_test) | {"interpretability": INTERPRETABILITY["blend"]}
+                "trials": 0, "pruned": 0, "best_trial": None, "members": members} | \
+            _serving_figures(model, self.X, X_test, y_test) | {"interpretability": INTERPRETABILITY[kind]}
 
 
-SIMPLICITY = ["logreg", "histgb", "lightgbm", "xgboost", "mlp", "torch_mlp", "blend"]  # simplest first
+def _steps(splits, y: np.ndarray, fidelity: float | None, seed: int) -> tuple[list, bool]:
+    """(train rows, validation rows, final?) per step: every fold final; with one holdout slice and a
+    fidelity share, first a stratified share of its training rows (the pruner's low rung), then all."""
+    if len(splits) > 1 or not fidelity or fidelity >= 1:
+        return [(tr, va, True) for tr, va in splits], False
+    (tr, va), = splits
+    rng = np.random.default_rng(seed)
+    part = np.concatenate([rng.choice(tr[y[tr] == c], size=max(1, int(fidelity * (y[tr] == c).sum())), replace=False)
+                           for c in np.unique(y[tr])])
+    return [(np.sort(part), va, False), (tr, va, True)], True
+
+
+def family_table(trials: pd.DataFrame, steps: list, fidelity: bool) -> pd.DataFrame:
+    """Per candidate: trials completed, pruned by the pruner, stopped by the time budget, failed,
+    how it was validated and the seconds it took (by phase)."""
+    folds = "1 holdout slice, 2 fidelities" if fidelity else f"{len(steps)} fold{'s' if len(steps) > 1 else ''}"
+    rows = []
+    for name, t in trials.groupby("candidate", sort=False):
+        stopped = (t["state"] == "PRUNED") & (t["stopped"] == "time budget")
+        rows.append({"candidate": name, "trials": len(t), "complete": int((t["state"] == "COMPLETE").sum()),
+                     "pruned": int(((t["state"] == "PRUNED") & ~stopped).sum()), "out_of_time": int(stopped.sum()),
+                     "failed": int((t["state"] == "FAIL").sum()), "validation": folds,
+                     **{f"{p}_s": float(t.loc[t["phase"] == p, "duration_s"].sum()) for p in PHASES},
+                     "best": t["value"].max()})
+    return pd.DataFrame(rows)
+
+
+SIMPLICITY = ["logreg", "histgb", "lightgbm", "xgboost", "catboost", "mlp", "torch_mlp", "blend", "stack"]  # simplest first
 
 
 def value_case(scores: dict[str, float], chosen: str, margin: float, metric: str) -> dict:
@@ -316,6 +429,7 @@ def _trials_frame(name: str, study: optuna.Study) -> pd.DataFrame:
     for t in study.get_trials(deepcopy=False):
         dur = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
         rows.append({"candidate": name, "trial": t.number, "state": t.state.name, "value": t.value,
+                     "phase": t.user_attrs.get("phase", "tpe"), "stopped": t.user_attrs.get("stopped"),
                      "started_at": t.datetime_start.isoformat(timespec="seconds") if t.datetime_start else None,
                      "duration_s": dur, "params": json.dumps(t.params, default=str)})
     return pd.DataFrame(rows)
