@@ -387,7 +387,7 @@ def family_table(trials: pd.DataFrame, steps: list, fidelity: bool) -> pd.DataFr
                      "pruned": int(((t["state"] == "PRUNED") & ~stopped).sum()), "out_of_time": int(stopped.sum()),
                      "failed": int((t["state"] == "FAIL").sum()), "validation": folds,
                      **{f"{p}_s": float(t.loc[t["phase"] == p, "duration_s"].sum()) for p in PHASES},
-                     "best": t["value"].max()})
+                     "best": t.loc[t["state"] == "COMPLETE", "value"].max()})  # a pruned trial's value is a low rung's
     return pd.DataFrame(rows)
 
 
