@@ -90,6 +90,9 @@ def test_a_booster_stops_adding_rounds_when_the_deadline_passes(name, settings):
     rounds = model[-1].best_iteration_
     assert 1 <= rounds < 100000
     assert roc_auc_score(y, model.predict_proba(X[COLS])[:, 1]) > 0.6
+    with deadline.until(time.monotonic() - 1):  # already past: one round, and still a model
+        late = build_candidate(name, settings, DEFS, seed=0, early_stopping_rounds=100000, refit=True).fit(X[COLS], y)
+    assert late[-1].best_iteration_ >= 1 and late.predict_proba(X[COLS].head(3)).shape == (3, 2)
 
 
 def test_a_search_past_its_deadline_stops_trials_as_out_of_time_but_keeps_the_first_model():

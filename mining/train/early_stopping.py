@@ -47,7 +47,9 @@ class EarlyStopped(ClassifierMixin, BaseEstimator):
         elif isinstance(est, XGBClassifier):
             est.set_params(early_stopping_rounds=self.rounds, callbacks=[XGBoostStop()])
             est.fit(Xtr, y[tr], sample_weight=w_tr, eval_set=[(Xva, y[va])], verbose=False)
-            best = int(est.best_iteration) + 1
+            # stopped by the deadline before early stopping recorded a best round: every round so far
+            best = int(est.best_iteration) + 1 if "best_iteration" in est.get_booster().attributes() \
+                else est.get_booster().num_boosted_rounds()
         else:
             raise TypeError(f"EarlyStopped supports LightGBM and XGBoost, not {type(est).__name__}")
         self.best_iteration_ = int(best)
