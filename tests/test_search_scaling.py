@@ -14,7 +14,7 @@ from sklearn.metrics import roc_auc_score
 from mining.evaluate.explain import shap_explanation
 from mining.train import deadline
 from mining.train.candidates import build_candidate
-from mining.train.search import Search, _steps
+from mining.train.search import Search, _steps, budget_split
 from mining.train.stack import Stack, stack_score
 from mining.train.validation import cv_splits, plan
 from tests.test_train import COLS, DEFS, run_search, synthetic
@@ -75,6 +75,11 @@ def test_the_portfolio_runs_before_tpe_and_each_trial_says_its_phase():
     fam = res.families.set_index("candidate").loc["logreg"]
     assert fam["trials"] == 5 and fam["validation"] == "3 folds" and fam["portfolio_s"] > 0
     assert set(res.budget) >= {"defaults_s", "portfolio_s", "tpe_s", "refit_s", "ensemble_s", "refit_reserve_s"}
+    split = budget_split(res.budget, pruning_s=2.0, selection_s=30.0, reference_s=None, time_budget_s=25.0,
+                         pruning_share=0.15, tune_top_k=1).set_index("part")
+    assert split.loc["portfolio (tuned families)", "seconds"] == res.budget["portfolio_s"]
+    assert split.loc["model selection, all told", "note"] == "budget 25 s (120%)"
+    assert split.loc["AutoML reference (outside the budget)"].tolist() == [0.0, "off"]
 
 
 @pytest.mark.parametrize("name, settings", [

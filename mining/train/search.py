@@ -233,18 +233,15 @@ class Search:
             return []
         return [lambda study, trial: self.on_trial(name, trial)]
 
-    def _enqueue(self, study: optuna.Study, name: str, configs: list[dict], phase: str) -> int:
-        """Queue known configurations (their tunable part); returns how many are new to the study."""
+    def _enqueue(self, study: optuna.Study, name: str, configs: list[dict], phase: str) -> None:
+        """Queue known configurations (their tunable part) that the study has not tried."""
         space = self.cfg.candidates[name].get("space") or {}
         seen = [t.params for t in study.get_trials(deepcopy=False)]
-        new = 0
         for config in configs:
             params = {k: v for k, v in config.items() if k in space}
             if params and params not in seen:
                 study.enqueue_trial(params, user_attrs={"phase": phase}, skip_if_exists=True)
                 seen.append(params)
-                new += 1
-        return new
 
     def refit_reserve_s(self, studies: dict[str, optuna.Study]) -> float:
         """Seconds to keep for refitting each family's best on every row: its fit time on a fold,
@@ -318,21 +315,24 @@ class Search:
         ens = cfg.ensemble
         if ens.get("enabled") and len(best) > 1:
             top = sorted(best, key=lambda n: -best[n].value)[: int(ens.get("max_members", 3))]
-            weights, blend_score = greedy_weights({n: oofs[n] for n in top}, self.y, self.score)
-            stacked, stack_oof = stack_score({n: oofs[n] for n in top}, self.y, self.score, cfg.seed)
-            blend_oof = sum(w * oofs[n] for n, w in weights.items()) / sum(weights.values())
-            options = {"stack": (stacked, stack_oof)} | ({"blend": (blend_score, blend_oof)} if len(weights) > 1 else {})
-            for kind, (score, ens_oof) in options.items():
-                ens_model = (Stack.from_fitted([(n, fitted[n]) for n in top], {n: oofs[n] for n in top}, self.y, cfg.seed)
-                             if kind == "stack" else Blend.from_fitted([(n, fitted[n]) for n in weights], list(weights.values())))
-                members = (", ".join(f"{n}x{c:.2f}" for n, c in zip(top, ens_model.weights)) if kind == "stack"
-                           else ", ".join(f"{n}x{w}" for n, w in weights.items()))
-                rows.append(self._ensemble_row(kind, ens_model, members, score, ens_oof, X_test, y_test))
+            top_oof = {n: oofs[n] for n in top}
+            stacked, stack_oof = stack_score(top_oof, self.y, self.score, cfg.seed)
+            stack = Stack.from_fitted([(n, fitted[n]) for n in top], top_oof, self.y, cfg.seed)
+            # (kind, out-of-fold score and scores, model, members shown, params recorded)
+            options = [("stack", stacked, stack_oof, stack, zip(top, (f"{c:.2f}" for c in stack.weights)), {"members": top})]
+            weights, blend_score = greedy_weights(top_oof, self.y, self.score)
+            if len(weights) > 1:
+                blend = Blend.from_fitted([(n, fitted[n]) for n in weights], list(weights.values()))
+                blend_oof = sum(w * oofs[n] for n, w in weights.items()) / sum(weights.values())
+                options.append(("blend", blend_score, blend_oof, blend, weights.items(), {"weights": weights}))
+            single_best = max(scores.values())
+            for kind, score, ens_oof, ens_model, members, ens_params in options:
+                rows.append(self._ensemble_row(kind, ens_model, ", ".join(f"{n}x{w}" for n, w in members), score,
+                                               ens_oof, X_test, y_test))
                 scores[kind] = score
-                if score >= max(scores[n] for n in best) + float(ens.get("min_gain", 0.001)) and \
+                if score >= single_best + float(ens.get("min_gain", 0.001)) and \
                         score > (scores[chosen] if chosen in ("blend", "stack") else -np.inf):
-                    chosen, model, oof = kind, ens_model, ens_oof
-                    params = {"members": top} if kind == "stack" else {"weights": weights}
+                    chosen, model, oof, params = kind, ens_model, ens_oof, ens_params
                     why = (f"the {kind}'s out-of-fold {cfg.metric} {score:.4f} beats the best single model by at "
                            f"least ensemble.min_gain={ens.get('min_gain')}")
         case = value_case(scores, chosen, cfg.value_margin, cfg.metric)
@@ -362,6 +362,22 @@ class Search:
                 "cv_pr_auc": float(average_precision_score(self.y[keep], oof[keep])), "fit_s": np.nan,
                 "trials": 0, "pruned": 0, "best_trial": None, "members": members} | \
             _serving_figures(model, self.X, X_test, y_test) | {"interpretability": INTERPRETABILITY[kind]}
+
+
+def budget_split(budget: dict, *, pruning_s: float, selection_s: float, reference_s: float | None,
+                 time_budget_s: float, pruning_share: float, tune_top_k: int) -> pd.DataFrame:
+    """Where the stage's budget went, part by part (wall seconds), the reference outside it
+    (`reference_s` None: it was off)."""
+    rows = [("input pruning", pruning_s, f"at most {pruning_share:.0%} of the budget"),
+            ("defaults (every family)", budget["defaults_s"], "round 1"),
+            ("portfolio (tuned families)", budget["portfolio_s"], f"top {tune_top_k} families"),
+            ("TPE (tuned families)", budget["tpe_s"], "until the budget less the refit reserve"),
+            ("refit on every row", budget["refit_s"], f"reserved {budget['refit_reserve_s']:.0f} s"),
+            ("ensembles (blend, stack)", budget["ensemble_s"], "on out-of-fold scores"),
+            ("model selection, all told", selection_s, f"budget {time_budget_s:g} s ({selection_s / time_budget_s:.0%})"),
+            ("AutoML reference (outside the budget)", reference_s or 0.0,
+             "off" if reference_s is None else "FLAML at the same budget")]
+    return pd.DataFrame(rows, columns=["part", "seconds", "note"])
 
 
 def _steps(splits, y: np.ndarray, fidelity: float | None, seed: int) -> tuple[list, bool]:

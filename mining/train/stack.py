@@ -25,11 +25,16 @@ def level2(seed: int) -> LogisticRegression:
     return LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
 
 
+def _level2_inputs(oof: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The members' out-of-fold log-odds side by side, and the rows where every member has one."""
+    Z = np.column_stack([log_odds(o) for o in oof.values()])
+    return Z, ~np.isnan(Z).any(axis=1)
+
+
 def stack_score(oof: dict[str, np.ndarray], y: np.ndarray, score, seed: int, folds: int = 5) -> tuple[float, np.ndarray]:
     """Cross-validated score of the level-2 model over the members' out-of-fold scores, and its own
     out-of-fold scores (NaN where a member had none: the first window of a time split)."""
-    Z = np.column_stack([log_odds(o) for o in oof.values()])
-    keep = ~np.isnan(Z).any(axis=1)
+    Z, keep = _level2_inputs(oof)
     out = np.full(len(y), np.nan)
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     out[keep] = cross_val_predict(level2(seed), Z[keep], y[keep], cv=cv, method="predict_proba")[:, 1]
@@ -62,8 +67,7 @@ class Stack(ClassifierMixin, BaseEstimator):
         """A stack of pipelines already fitted on every row, its level-2 model fitted on their
         out-of-fold scores `oof` (rows without one left out)."""
         stack = cls(members=members, random_state=seed)
-        Z = np.column_stack([log_odds(o) for o in oof.values()])
-        keep = ~np.isnan(Z).any(axis=1)
+        Z, keep = _level2_inputs(oof)
         stack.meta_ = level2(seed).fit(Z[keep], y[keep])
         stack.members_ = list(members)
         stack.classes_ = members[0][1].classes_
