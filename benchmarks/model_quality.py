@@ -21,6 +21,7 @@ Usage: .venv/bin/pip install -r benchmarks/requirements.txt
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -93,7 +94,8 @@ def by_hand(train: pd.DataFrame, test: pd.DataFrame, target: str, budget: int, s
     out = {name: roc_auc_score(yt, m.fit(a, y).predict_proba(b)[:, 1]) for name, (m, a, b) in models.items()}
     automl = AutoML()
     t0 = time.perf_counter()
-    automl.fit(Xc, y, task="classification", metric="roc_auc", time_budget=budget, seed=seed, verbose=0)
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):  # its CatBoost writes a train folder to the cwd
+        automl.fit(Xc, y, task="classification", metric="roc_auc", time_budget=budget, seed=seed, verbose=0)
     out["flaml"] = roc_auc_score(yt, automl.predict_proba(Xtc)[:, 1])
     return {"auc": out, "flaml_s": time.perf_counter() - t0, "flaml_best": automl.best_estimator}
 

