@@ -521,7 +521,16 @@ class Enterprise(Strict):
     currency: str
 
 
+# compute.yaml -------------------------------------------------------------------------------------
+class Compute(Strict):
+    backend: Literal["local", "dask"]
+    scheduler_address: str | None  # tcp://host:8786; null: $DASK_SCHEDULER_ADDRESS, else a LocalCluster
+    local_workers: Annotated[int, Field(ge=1)]
+    threads_per_worker: Annotated[int, Field(ge=1)]
+
+
 SCHEMAS: dict[str, type[Strict]] = {
     "project": Project, "data": Data, "ingest": Ingest, "features": Features, "train": Train,
     "evaluate": Evaluate, "deploy": Deploy, "monitor": Monitor, "govern": Govern, "enterprise": Enterprise,
+    "compute": Compute,
 }

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from mining import atomic
+from mining.backend import dask_client
 from mining.catalog import Catalog, member
 from mining.charter import CLASSIFICATION, task_of
 from mining.data import demo
@@ -27,7 +28,8 @@ from mining.ingest import schema as sch
 from mining.ingest.contract import VERSION_COLUMN, Resolved, accept, extend, resolve
 from mining.ingest.encryption import Keys
 from mining.ingest.outliers import fences_of
-from mining.ingest.privacy import pseudonymise, pseudonymiser
+from mining.ingest.partitions import as_arrow, check_block, stream_on_cluster
+from mining.ingest.privacy import pseudonymiser
 from mining.ingest.profile import profile_files
 from mining.ingest.roles import authorize
 from mining.lineage import content_hash, git_commit
@@ -146,7 +148,8 @@ def ingest(params: Params, charter: dict, out: Path | None = None) -> IngestResu
     out = out or Catalog(params.root)["interim"]
     staging = atomic.staging_dir(out)
     try:
-        result = _ingest_into(staging, params, charter)
+        with dask_client(params["compute"]) as client:
+            result = _ingest_into(staging, params, charter, client)
         _write_reports(staging, result, params)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -172,7 +175,7 @@ class _TableRun:
             self.checks[k] = self.checks.get(k, 0) + v
 
 
-def _ingest_into(staging: Path, params: Params, charter: dict) -> IngestResult:
+def _ingest_into(staging: Path, params: Params, charter: dict, client=None) -> IngestResult:
     data, cfg = params["data"], params["ingest"]
     if data["source"] == BUILTIN_DEMO:
         tables, lin = read_demo(demo_spec(params))
@@ -189,7 +192,9 @@ def _ingest_into(staging: Path, params: Params, charter: dict) -> IngestResult:
     privacy = cfg["pseudonymise"]
     allowed = set(charter.get("personal_data_allowed") or [])
     personal = [c for c in privacy["columns"] if c not in allowed]
-    pseudonym = pseudonymiser(privacy["key_env"]) if personal else None
+    pseudonym_env = privacy["key_env"] if personal else None
+    if pseudonym_env:
+        pseudonymiser(pseudonym_env)  # a missing key stops the stage here, before any block is read
     granularity = cfg.get("partition_by", "month")
     q_keys, t_keys = encryption.keys_from(cfg, "quarantine"), encryption.keys_from(cfg, "tables")
     quarantine = store.QuarantineWriter(staging / member("quarantine"), q_keys)
@@ -200,7 +205,7 @@ def _ingest_into(staging: Path, params: Params, charter: dict) -> IngestResult:
         writer = store.TableWriter(staging / member("entities"), data.get("time_column"), granularity, t_keys)
         runs["entities"] = _stream_table(
             "entities", chunks, lambda first: _entity_contract(params, charter, first, registry, source),
-            writer, quarantine, personal, pseudonym)
+            writer, quarantine, personal, pseudonym_env, client=client)
         unknown = [c for c in data["sensitive_features"] if c not in runs["entities"].contract.schema]
         if unknown:  # the bias audit could not hold them: stop here, not with a silent pass later
             raise IngestError(f"{source}: data.sensitive_features names {unknown}, not columns of the source "
@@ -215,7 +220,7 @@ def _ingest_into(staging: Path, params: Params, charter: dict) -> IngestResult:
             writer = store.TableWriter(staging / member("events"), ev["time_column"], granularity, t_keys)
             runs["events"] = _stream_table(
                 "events", chunks, lambda first: _events_contract(params, first, registry, source),
-                writer, quarantine, personal, pseudonym, orphans=(entity_ids, ev["id_column"]))
+                writer, quarantine, personal, pseudonym_env, orphans=(entity_ids, ev["id_column"]), client=client)
     finally:
         quarantine.close()
 
@@ -263,58 +268,60 @@ def _events_contract(params: Params, first: pd.DataFrame, registry: Path, source
 
 
 def _stream_table(name: str, chunks: Iterator[Chunk], contract_for, writer: store.TableWriter,
-                  quarantine: store.QuarantineWriter, personal: list[str], pseudonym,
-                  orphans: tuple[sch.KeyIndex | None, str] | None = None) -> _TableRun:
-    """Validate and write one table chunk by chunk; only the keys of unique columns (8 bytes each)
-    outlive a chunk. Writing runs in the writer's thread while the next chunk is read."""
+                  quarantine: store.QuarantineWriter, personal: list[str], pseudonym_env: str | None,
+                  orphans: tuple[sch.KeyIndex | None, str] | None = None, client=None) -> _TableRun:
+    """Validate and write one table block by block: here (only the keys of unique columns, 8 bytes
+    each, outlive a block; writing runs in the writer's thread while the next block is read), or
+    with a Dask `client` on the cluster's workers, with the same result."""
     run = _TableRun()
-    keys: dict[str, sch.KeyIndex] = {}
     try:
-        for chunk in chunks:
-            run.rows_in += chunk.table.num_rows + len(chunk.rejected)
-            if len(chunk.rejected):
-                quarantine.write(chunk.rejected.assign(table=name))
-                run.rows_quarantined += len(chunk.rejected)
-                run.count({"parse": len(chunk.rejected)})
-            if not chunk.table.num_rows:
-                continue
-            raw = pl.from_arrow(chunk.table)
-            origin = str(raw["_source"][0])
-            if run.contract is None:
-                run.contract = contract_for(chunk.table.slice(0, sch.INFER_ROWS).to_pandas())
-                keys = {c: sch.KeyIndex() for c, s in run.contract.schema.items() if s.get("unique")}
-                absent = "raise"
-            else:
-                new = [c for c in raw.columns if c not in run.contract.schema and c not in sch.ORIGIN]
-                if new and run.contract.policy != "declared":
-                    extend(run.contract, sch.infer_schema(raw.select(new).head(sch.INFER_ROWS).to_pandas()), name,
-                           origin)
-                absent = "null"
-            res = sch.validate_table(raw, run.contract.schema, name, origin, keys, absent=absent)
-            valid, bad = res.valid, [res.quarantine]
-            run.count(res.check_counts)
-            if pseudonym:
-                valid = valid.with_columns([pseudonymise(valid[c], pseudonym) for c in personal if c in valid.columns])
-            if orphans and orphans[0] is not None and len(valid):
-                index, col = orphans
-                orphan = ~index.contains(valid[col])
-                if orphan.any():
-                    reason = f"orphan:{col} (no valid entity)"
-                    rows = valid.filter(pl.Series(orphan)).to_pandas()
-                    bad.append(sch.quarantine_frame(rows, pd.Series(reason, index=rows.index), name))
-                    run.count({reason: int(orphan.sum())})
-                    valid = valid.filter(pl.Series(~orphan))
-            writer.write(valid.to_arrow(compat_level=pl.CompatLevel.oldest()), run.contract.schema,
-                         run.contract.version)
-            for q in bad:
-                quarantine.write(q)
-                run.rows_quarantined += len(q)
-            run.rows_valid += len(valid)
+        if client is not None:
+            stream_on_cluster(client, name, _blocks(name, chunks, contract_for, quarantine, run), run, writer,
+                              quarantine, personal, pseudonym_env, orphans)
+        else:
+            pseudonym = pseudonymiser(pseudonym_env) if pseudonym_env else None
+            keys: dict[str, sch.KeyIndex] = {}
+            for table, origin, absent in _blocks(name, chunks, contract_for, quarantine, run):
+                if not keys:
+                    keys = {c: sch.KeyIndex() for c, s in run.contract.schema.items() if s.get("unique")}
+                valid, bad, counts = check_block(pl.from_arrow(table), run.contract.schema, name, origin, keys,
+                                                 absent, personal, pseudonym, orphans)
+                run.count(counts)
+                writer.write(as_arrow(valid), run.contract.schema, run.contract.version)
+                for q in bad:
+                    quarantine.write(q)
+                    run.rows_quarantined += len(q)
+                run.rows_valid += len(valid)
     finally:
         writer.close()
     if run.contract is None:
         raise IngestError(f"{name}: the source yielded no parseable row")
     return run
+
+
+def _blocks(name: str, chunks: Iterator[Chunk], contract_for, quarantine: store.QuarantineWriter,
+            run: _TableRun) -> Iterator[tuple[pa.Table, str, str]]:
+    """Each block's parsed rows, its origin and how to treat a required column it lacks, with
+    `run.contract` as of that block: the first block's rows set it, a later block's new columns
+    extend it (unless declared). Rows the reader could not parse go to quarantine here."""
+    for chunk in chunks:
+        run.rows_in += chunk.table.num_rows + len(chunk.rejected)
+        if len(chunk.rejected):
+            quarantine.write(chunk.rejected.assign(table=name))
+            run.rows_quarantined += len(chunk.rejected)
+            run.count({"parse": len(chunk.rejected)})
+        if not chunk.table.num_rows:
+            continue
+        origin = str(chunk.table["_source"][0].as_py())
+        if run.contract is None:
+            run.contract = contract_for(chunk.table.slice(0, sch.INFER_ROWS).to_pandas())
+            yield chunk.table, origin, "raise"
+            continue
+        new = [c for c in chunk.table.column_names if c not in run.contract.schema and c not in sch.ORIGIN]
+        if new and run.contract.policy != "declared":
+            head = pl.from_arrow(chunk.table.select(new)).head(sch.INFER_ROWS).to_pandas()
+            extend(run.contract, sch.infer_schema(head), name, origin)
+        yield chunk.table, origin, "null"
 
 
 def _key_index(folder: Path, column: str, keys: Keys | None) -> sch.KeyIndex:

@@ -160,15 +160,22 @@ class KeyIndex:
     def __len__(self) -> int:
         return len(self._seen)
 
+    @classmethod
+    def of(cls, hashes: np.ndarray) -> KeyIndex:
+        """An index holding these key hashes (a block's keys that an earlier block had)."""
+        index = cls()
+        index._seen = np.unique(np.asarray(hashes, dtype="uint64"))
+        return index
+
     @staticmethod
     def hashes(values: pl.Series) -> np.ndarray:
         """Keys compared as text, so that 42 in a CSV and 42 in a JSON log are one key."""
         return values.cast(pl.Utf8).hash(seed=0).to_numpy()
 
     def contains(self, values: pl.Series) -> np.ndarray:
-        return self._contains(self.hashes(values))
+        return self.contains_hashes(self.hashes(values))
 
-    def _contains(self, h: np.ndarray) -> np.ndarray:
+    def contains_hashes(self, h: np.ndarray) -> np.ndarray:
         if not len(self._seen):
             return np.zeros(len(h), dtype=bool)
         order = np.argsort(h)  # sorted needles: the search walks the index in order (cache-friendly)
@@ -186,11 +193,16 @@ class KeyIndex:
             return dup
         h = self.hashes(values.filter(pl.Series(present)))
         again = ~pl.Series(h).is_first_distinct().to_numpy()  # a repeat within this call
-        seen_before = self._contains(h)
+        seen_before = self.add_hashes(h)
         dup[present] = seen_before | again
-        new = np.sort(h[~(seen_before | again)])
-        self._seen = np.insert(self._seen, np.searchsorted(self._seen, new), new)
         return dup
+
+    def add_hashes(self, h: np.ndarray) -> np.ndarray:
+        """Which of these hashes were already held; all of them are held afterwards."""
+        seen_before = self.contains_hashes(h)
+        new = np.unique(h[~seen_before])
+        self._seen = np.insert(self._seen, np.searchsorted(self._seen, new), new)
+        return seen_before
 
 
 def content_checks(schema: dict[str, dict]) -> tuple[pandera.DataFrameSchema, dict[tuple[str, int], str]]:

@@ -44,14 +44,19 @@ class TableWriter:
     or too many partitions are open at once.
 
     Files are written in a background thread (Arrow releases the GIL) while the caller reads and
-    checks the next chunk; at most one chunk waits, so memory stays bounded."""
+    checks the next chunk; at most one chunk waits, so memory stays bounded.
+
+    With `part` (a source block's number, on a Dask worker) the files are that block's own
+    (`part-BLOCK-GENERATION.parquet`): blocks written at once by several workers never share a
+    file, and read back in block order."""
 
     MAX_OPEN = 128  # open partition files at most (day partitions over years would be thousands)
 
     def __init__(self, folder: Path, time_column: str | None = None, granularity: str = "month",
-                 keys: Keys | None = None) -> None:
-        self.folder, self.time_column, self.granularity = folder, time_column, granularity
+                 keys: Keys | None = None, part: int | None = None) -> None:
+        self.folder, self.time_column, self.granularity, self.part = folder, time_column, granularity, part
         self.key = partition_key(time_column, granularity) if time_column else None
+        self.key_env = keys.key_env if keys else None  # workers rebuild the keys from it
         self._options = keys.writer_options if keys else dict
         self.rows, self.generation = 0, 0
         self._open: dict[str, pq.ParquetWriter] = {}
@@ -59,7 +64,8 @@ class TableWriter:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
         self._pending: Future | None = None
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / META).write_text(json.dumps({"partition_key": self.key, "time_column": time_column}))
+        if part is None:  # the table's own writer (the client's, under Dask) describes the folder
+            (folder / META).write_text(json.dumps({"partition_key": self.key, "time_column": time_column}))
 
     def write(self, table: pa.Table, schema: dict[str, dict], version: int) -> None:
         if not table.num_rows:
@@ -92,7 +98,8 @@ class TableWriter:
                 self._close_files()
             folder = self.folder / f"{self.key}={value}" if self.key else self.folder
             folder.mkdir(exist_ok=True)
-            self._open[value] = pq.ParquetWriter(folder / f"part-{self.generation:05d}.parquet", self._schema,
+            name = f"part-{self.generation:05d}" if self.part is None else f"part-{self.part:05d}-{self.generation:05d}"
+            self._open[value] = pq.ParquetWriter(folder / f"{name}.parquet", self._schema,
                                                  **self._options())
         return self._open[value]
 
