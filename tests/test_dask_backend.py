@@ -74,3 +74,31 @@ def test_ingest_on_a_local_cluster_equals_the_local_backend(tmp_path, monkeypatc
                    for p in (tmp_path / "dask" / "interim" / member("entities")).rglob("*.parquet"))
     assert parts[0] == "entities/seen_month=2024-01/part-00000-00000.parquet"  # each block its own files
     assert {p.split("/")[-1] for p in parts} >= {"part-00001-00000.parquet", "part-00002-00000.parquet"}
+
+
+def test_history_features_per_partition_of_ids_equal_the_local_table(tmp_path):
+    """The demo's event history (1,500 customers) read and shuffled by id on 2 workers: the same
+    feature table, to the last bit, as from the events in one pandas frame; the online rows too."""
+    pytest.importorskip("distributed")
+    from mining.backend import dask_client
+    from mining.features.online import latest_rows
+    from mining.features.partitioned import ClusterEvents
+    from mining.features.table import build_table
+    from mining.ingest.pipeline import ingest, read_entities, read_events
+    from mining.params import load_params
+
+    params = load_params({"data.demo.n_customers": 1500, "compute.backend": "dask"}, params_root(tmp_path))
+    ingest(params, CHARTER)
+    entities, events = read_entities(params), read_events(params)
+    local = build_table(params, CHARTER, entities, events)
+    with dask_client(params["compute"]) as client:
+        on_cluster = ClusterEvents.of(params, client)
+        assert on_cluster.frame.npartitions >= 1 and len(on_cluster) == len(events)
+        dask = build_table(params, CHARTER, entities, on_cluster)
+        rows, as_of = latest_rows(params, entities, on_cluster, dask.definitions)
+    assert dask.definitions == local.definitions
+    assert sum(f["source"] == "events" for f in local.definitions["features"]) >= 10
+    pd.testing.assert_frame_equal(dask.frame, local.frame, check_exact=True)
+    local_rows, local_as_of = latest_rows(params, entities, events, local.definitions)
+    assert as_of == local_as_of
+    pd.testing.assert_frame_equal(rows, local_rows, check_exact=True)

@@ -55,3 +55,19 @@ def describe(windows_days: list[int], amount_col: str | None, categories: list[s
     for c in categories:
         d[f"share_{c}"] = f"share of events of type {c!r} before the cut-off"
     return d
+
+
+def history_of(events, ids: pd.Series, **kw) -> pd.DataFrame:
+    """`history_features` of a pandas event table, or of one held on a cluster (`ClusterEvents`,
+    which computes them per partition of ids)."""
+    return history_features(events, ids, **kw) if isinstance(events, pd.DataFrame) else events.history(ids, **kw)
+
+
+def categories_of(events, column: str) -> list[str]:
+    if isinstance(events, pd.DataFrame):
+        return sorted(events[column].dropna().astype(str).unique())
+    return events.categories(column)
+
+
+def latest_of(events, column: str) -> pd.Timestamp:
+    return events[column].max() if isinstance(events, pd.DataFrame) else events.latest(column)

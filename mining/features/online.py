@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from mining.catalog import Catalog
-from mining.features.history import history_features
+from mining.features.history import history_of, latest_of
 from mining.params import Params
 from mining.secrets import expand_env
 
@@ -25,20 +25,21 @@ TABLE = "online_features"
 REDIS_PREFIX = "mining:online:"
 
 
-def latest_rows(params: Params, entities: pd.DataFrame, events: pd.DataFrame | None,
+def latest_rows(params: Params, entities: pd.DataFrame, events,
                 definitions: dict) -> tuple[pd.DataFrame, str | None]:
     """Each entity's model inputs as of just after its newest event (the table's own spelling: numbers
-    as floats), and that instant; None when the source has no event history."""
+    as floats), and that instant; None when the source has no event history. `events`: pandas, or
+    held on a Dask cluster (`ClusterEvents`)."""
     data = params["data"]
     id_col = data["id_column"]
     frame = entities.reset_index(drop=True)
     as_of = None
     ev = data["events"]
     if events is not None and len(events):
-        as_of = events[ev["time_column"]].max() + pd.Timedelta(microseconds=1)
-        hist = history_features(events, frame[id_col], id_col=ev["id_column"], time_col=ev["time_column"],
-                                cutoff=as_of, windows_days=params["features"]["windows_days"],
-                                amount_col=ev.get("amount_column"), category_col=ev.get("category_column"))
+        as_of = latest_of(events, ev["time_column"]) + pd.Timedelta(microseconds=1)
+        hist = history_of(events, frame[id_col], id_col=ev["id_column"], time_col=ev["time_column"],
+                          cutoff=as_of, windows_days=params["features"]["windows_days"],
+                          amount_col=ev.get("amount_column"), category_col=ev.get("category_column"))
         frame = pd.concat([frame, hist], axis=1)
     names = [f["name"] for f in definitions["features"]]
     out = pd.DataFrame({id_col: frame[id_col].astype(str)})

@@ -15,9 +15,9 @@ from mining.secrets import redact_text
 from mining.stats import baseline
 
 
-def build_and_write(params: Params, charter: dict, entities: pd.DataFrame,
-                    events: pd.DataFrame | None) -> FeatureTable:
-    """Build the modelling table; write it with its definitions and the training drift baseline."""
+def build_and_write(params: Params, charter: dict, entities: pd.DataFrame, events) -> FeatureTable:
+    """Build the modelling table; write it with its definitions and the training drift baseline.
+    `events`: pandas, held on a Dask cluster (`ClusterEvents`), or None."""
     table = build_table(params, charter, entities, events)
     table.frame, table.definitions["feedback_rows"] = with_feedback(table.frame, table.definitions, params.root,
                                                                     params["data"]["id_column"])

@@ -8,7 +8,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from mining.charter import CLASSIFICATION, task_of
-from mining.features.history import describe, history_features
+from mining.features.history import categories_of, describe, history_of
 from mining.features.interactions import resolve
 from mining.features.split import assign_split
 from mining.params import Params
@@ -36,8 +36,8 @@ def encode_target(values: pd.Series, positive_class) -> pd.Series:
     return (text == pos).astype(int)
 
 
-def build_table(params: Params, charter: dict, entities: pd.DataFrame,
-                events: pd.DataFrame | None) -> FeatureTable:
+def build_table(params: Params, charter: dict, entities: pd.DataFrame, events) -> FeatureTable:
+    """`events`: a pandas event table, one held on a Dask cluster (`ClusterEvents`), or None."""
     data, fp = params["data"], params["features"]
     id_col, time_col = data.get("id_column"), data.get("time_column")
     sensitive = list(data.get("sensitive_features") or [])
@@ -47,10 +47,10 @@ def build_table(params: Params, charter: dict, entities: pd.DataFrame,
 
     ev = data["events"]
     if events is not None and id_col:
-        hist = history_features(events, frame[id_col], id_col=ev["id_column"], time_col=ev["time_column"],
-                                cutoff=pd.Timestamp(ev["cutoff"]), windows_days=fp["windows_days"],
-                                amount_col=ev.get("amount_column"), category_col=ev.get("category_column"))
-        cats = sorted(events[ev["category_column"]].dropna().astype(str).unique()) if ev.get("category_column") else []
+        hist = history_of(events, frame[id_col], id_col=ev["id_column"], time_col=ev["time_column"],
+                          cutoff=pd.Timestamp(ev["cutoff"]), windows_days=fp["windows_days"],
+                          amount_col=ev.get("amount_column"), category_col=ev.get("category_column"))
+        cats = categories_of(events, ev["category_column"]) if ev.get("category_column") else []
         descriptions = describe(fp["windows_days"], ev.get("amount_column"), cats)
         frame = pd.concat([frame, hist], axis=1)
         sources.update({c: "events" for c in hist.columns})
