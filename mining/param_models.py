@@ -527,6 +527,7 @@ class Compute(Strict):
     scheduler_address: str | None  # tcp://host:8786; null: $DASK_SCHEDULER_ADDRESS, else a LocalCluster
     local_workers: Annotated[int, Field(ge=1)]
     threads_per_worker: Annotated[int, Field(ge=1)]
+    search_rows: Annotated[int, Field(ge=100)] | None  # dask: the search on a sample of this many training rows
 
 
 SCHEMAS: dict[str, type[Strict]] = {

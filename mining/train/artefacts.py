@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import joblib
+import numpy as np
 import pandas as pd
 
 from mining import atomic
@@ -21,22 +22,24 @@ if TYPE_CHECKING:  # a type hint only: readers of the artefacts need not import 
 
 
 def save(params: Params, result: SearchResult, definitions: dict, train: pd.DataFrame, device: str,
-         pruned: list[str] = (), interaction_pairs: list[dict] = ()) -> dict:
+         pruned: list[str] = (), interaction_pairs: list[dict] = (), searched: np.ndarray | None = None) -> dict:
     """The chosen model, its leaderboard, trials, out-of-fold scores and metadata (`pruned`: the
     inputs pruning left out, which the model ignores and the API still accepts; `interaction_pairs`:
-    the pairs of inputs a booster combines most)."""
+    the pairs of inputs a booster combines most; `searched`: the positions in `train` of the rows
+    the search ran on, when it ran on a sample; the out-of-fold scores are theirs)."""
     cat = Catalog(params.root)
     cat["candidate"].mkdir(parents=True, exist_ok=True)
     atomic.save(cat["model"], lambda p: joblib.dump(result.model, p))
     atomic.save(cat["leaderboard"], lambda p: result.leaderboard.to_csv(p, index=False))
     atomic.save(cat["trials"], lambda p: result.trials.to_csv(p, index=False))
-    oof = pd.DataFrame({"target": train["target"].to_numpy(), "oof_score": result.oof})
+    rows = np.arange(len(train)) if searched is None else np.asarray(searched)
+    oof = pd.DataFrame({"row": rows, "target": train["target"].to_numpy()[rows], "oof_score": result.oof})
     atomic.save(cat["oof_scores"], oof.to_parquet)
     meta = {
         "task": CLASSIFICATION, "model": result.best_name, "why": result.why, "value_case": result.value_case,
         "inputs": inputs(definitions), "pruned": list(pruned), "interaction_pairs": list(interaction_pairs),
         "cv_scheme": result.scheme,
-        "train_rows": len(train), "train_positive_rate": float(train["target"].mean()),
+        "train_rows": len(train), "search_rows": len(rows), "train_positive_rate": float(train["target"].mean()),
         "params": result.best_params, "study_key": result.study_key, "device": device,
         "features_sha256": content_hash(cat["feature_table"]),
         "model_sha256": content_hash(cat["model"]),
