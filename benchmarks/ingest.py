@@ -1,7 +1,7 @@
 """Ingest throughput and peak memory: the stage (validation on) against the floor (the same
 conversion written straight by DuckDB or pyarrow, no validation).
 
-Usage: .venv/bin/python benchmarks/ingest.py [--rows 10000000] [--dir /tmp/ingest-bench] [--keep]
+Usage: .venv/bin/python benchmarks/ingest.py [--rows 10000000] [--dir /tmp/ingest-bench] [--keep] [--json]
 
 Writes an event table of ROWS rows as CSV and as JSON-lines (0.01 % of rows carry a bad value:
 a word in a number column, an unparseable time, a negative quantity, a duplicate id), then, each
@@ -12,7 +12,8 @@ in a fresh process so that peak memory (max RSS) is its own:
            columns itself and skips rows it cannot read (ignore_errors), so it writes a few rows fewer
   pyarrow  streaming CSV reader, text as is -> dataset.write_dataset partitioned by month (CSV only:
            pyarrow's JSON reader stops at a field whose type changes)
-and prints rows/s, wall seconds and peak RSS for each, and the stage's ratio to the faster floor.
+and prints rows/s, wall seconds and peak RSS for each, and the stage's ratio to the faster floor;
+`--json` adds one JSON object on the last line: per format `stage_s`, `floor_s`, `ratio`, `peak_mb`.
 """
 
 from __future__ import annotations
@@ -155,6 +156,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/ingest-bench"))
     parser.add_argument("--keep", action="store_true", help="keep the generated sources and outputs")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object on the last line")
     parser.add_argument("--child-gen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=2, metavar=("KIND", "SOURCE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -175,6 +177,7 @@ def main() -> None:
           f"(CSV {sources[0].stat().st_size / 1e6:.0f} MB, JSON-lines {sources[1].stat().st_size / 1e6:.0f} MB, "
           f"written in {time.perf_counter() - t0:.0f} s)")
     print(f"{'format':<6} {'run':<8} {'rows out':>11} {'wall s':>8} {'rows/s':>11} {'peak RSS MB':>12}")
+    report: dict = {"rows": args.rows, "formats": {}}
     for source in sources:
         results = {}
         for kind in ("duckdb", "pyarrow", "stage"):
@@ -190,6 +193,12 @@ def main() -> None:
         if "stage" in results and floors:
             print(f"{source.suffix[1:]:<6} stage / fastest floor: {results['stage']['wall_s'] / min(floors):.2f}x "
                   f"(aim <= 1.5x); stage peak RSS {results['stage']['peak_rss_mb']:,.0f} MB (aim < 2048)")
+            report["formats"][source.suffix[1:]] = {
+                "stage_s": results["stage"]["wall_s"], "floor_s": min(floors),
+                "ratio": results["stage"]["wall_s"] / min(floors), "peak_mb": results["stage"]["peak_rss_mb"],
+                "runs": results}
+    if args.json:
+        print(json.dumps(report))
     if not args.keep:
         shutil.rmtree(args.dir, ignore_errors=True)
 
