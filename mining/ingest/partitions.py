@@ -62,7 +62,7 @@ def block_keys(table: pa.Table, schema: dict[str, dict]) -> dict[str, np.ndarray
     for col, spec in schema.items():
         if spec.get("unique") and col in table.column_names:
             values = sch.cast(pl.from_arrow(table[col]), spec["type"]).drop_nulls()
-            out[col] = np.unique(sch.KeyIndex.hashes(values))
+            out[col] = sch.distinct_sorted(sch.KeyIndex.hashes(values))
     return out
 
 

@@ -164,7 +164,7 @@ class KeyIndex:
     def of(cls, hashes: np.ndarray) -> KeyIndex:
         """An index holding these key hashes (a block's keys that an earlier block had)."""
         index = cls()
-        index._seen = np.unique(np.asarray(hashes, dtype="uint64"))
+        index._seen = distinct_sorted(np.asarray(hashes, dtype="uint64"))
         return index
 
     @staticmethod
@@ -193,16 +193,25 @@ class KeyIndex:
             return dup
         h = self.hashes(values.filter(pl.Series(present)))
         again = ~pl.Series(h).is_first_distinct().to_numpy()  # a repeat within this call
-        seen_before = self.add_hashes(h)
+        seen_before = self.contains_hashes(h)
         dup[present] = seen_before | again
+        self._insert(np.sort(h[~(seen_before | again)]))
         return dup
 
     def add_hashes(self, h: np.ndarray) -> np.ndarray:
-        """Which of these hashes were already held; all of them are held afterwards."""
+        """Which of these distinct hashes were already held; all of them are held afterwards."""
         seen_before = self.contains_hashes(h)
-        new = np.unique(h[~seen_before])
-        self._seen = np.insert(self._seen, np.searchsorted(self._seen, new), new)
+        self._insert(np.sort(h[~seen_before]))
         return seen_before
+
+    def _insert(self, new: np.ndarray) -> None:
+        self._seen = np.insert(self._seen, np.searchsorted(self._seen, new), new)
+
+
+def distinct_sorted(h: np.ndarray) -> np.ndarray:
+    """Sorted, each value once (a sort and a neighbour test: faster than np.unique's hash table)."""
+    h = np.sort(h)
+    return h[np.r_[True, h[1:] != h[:-1]]] if len(h) else h
 
 
 def content_checks(schema: dict[str, dict]) -> tuple[pandera.DataFrameSchema, dict[tuple[str, int], str]]:
