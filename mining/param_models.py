@@ -528,6 +528,7 @@ class Compute(Strict):
     local_workers: Annotated[int, Field(ge=1)]
     threads_per_worker: Annotated[int, Field(ge=1)]
     search_rows: Annotated[int, Field(ge=100)] | None  # dask: the search on a sample of this many training rows
+    storage_url: Url | None  # ingest's tables and the feature table also published here (fsspec URL)
 
 
 SCHEMAS: dict[str, type[Strict]] = {

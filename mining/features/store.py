@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mining import atomic
+from mining import atomic, storage
 from mining.catalog import Catalog
 from mining.features.feedback import with_feedback
 from mining.features.online import latest_rows, online_store
@@ -25,6 +25,8 @@ def build_and_write(params: Params, charter: dict, entities: pd.DataFrame, event
     cat["features"].mkdir(parents=True, exist_ok=True)
     atomic.save(cat["feature_table"], lambda p: table.frame.to_parquet(p, index=False))
     write_json(cat["feature_definitions"], table.definitions)
+    if url := params["compute"]["storage_url"]:
+        table.published = storage.write_partitioned(table.frame, url, "features/table", ["split"])
     train = table.frame[table.frame["split"] == "train"]
     write_json(cat["drift_baseline"], baseline(train, table.definitions, bins=int(params["features"]["drift_bins"])))
     if params["data"]["id_column"]:

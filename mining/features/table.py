@@ -21,6 +21,7 @@ class FeatureTable:
     frame: pd.DataFrame  # id (if any), model inputs, sensitive columns, time, target, split
     definitions: dict  # features (name, kind, encoding, source, description), roles, imputation
     online: dict | None = None  # rows written to the online store, as of when, where (set by the store)
+    published: str | None = None  # the table's dataset at compute.storage_url, partitioned by split (set by the store)
 
 
 def encode_target(values: pd.Series, positive_class) -> pd.Series:

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from mining import atomic
+from mining import atomic, storage
 from mining.backend import dask_client
 from mining.catalog import Catalog, member
 from mining.charter import CLASSIFICATION, task_of
@@ -49,6 +49,7 @@ class IngestResult:
     pseudonymised: dict[str, list[str]] = field(default_factory=dict)  # table -> personal columns hashed
     quarantine_keys: Keys | None = None  # set when the quarantine is encrypted at rest
     table_keys: Keys | None = None  # set when the tables are
+    published: dict[str, str] = field(default_factory=dict)  # table -> its dataset at compute.storage_url
 
     @property
     def totals(self) -> dict[str, int]:
@@ -156,6 +157,8 @@ def ingest(params: Params, charter: dict, out: Path | None = None) -> IngestResu
         raise
     atomic.publish_dir(staging, out)
     result.out = out
+    if url := params["compute"]["storage_url"]:  # validated tables only: the quarantine keeps raw records
+        result.published = {name: storage.publish_folder(out / name, url, f"interim/{name}") for name in result.schema}
     Catalog(params.root)["schemas"].mkdir(parents=True, exist_ok=True)  # the stage's persistent output, even when empty
     for contract in result.contracts.values():
         accept(contract)
