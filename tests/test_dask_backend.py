@@ -35,7 +35,7 @@ def _sources(tmp_path):
     return ent, ev
 
 
-def _ingest(tmp_path, name, backend, ent, ev):
+def _ingest(tmp_path, name, backend, ent, ev, **over):
     from mining.ingest.pipeline import ingest
     from mining.params import load_params
 
@@ -44,7 +44,7 @@ def _ingest(tmp_path, name, backend, ent, ev):
                           "data.events.source": str(ev), "data.events.id_column": "rid", "data.events.time_column": "t",
                           "data.events.amount_column": "amount", "data.events.category_column": None,
                           "ingest.pseudonymise.columns": ["email"], "ingest.max_quarantine_share": 1.0,
-                          "compute.backend": backend, "compute.local_workers": 2}, params_root(tmp_path / name))
+                          "compute.backend": backend, "compute.local_workers": 2, **over}, params_root(tmp_path / name))
     return ingest(params, CHARTER, tmp_path / name / "interim")
 
 
@@ -76,6 +76,21 @@ def test_ingest_on_a_local_cluster_equals_the_local_backend(tmp_path, monkeypatc
                    for p in (tmp_path / "dask" / "interim" / member("entities")).rglob("*.parquet"))
     assert parts[0] == "entities/seen_month=2024-01/part-00000-00000.parquet"  # each block its own files
     assert {p.split("/")[-1] for p in parts} >= {"part-00001-00000.parquet", "part-00002-00000.parquet"}
+
+
+def test_workers_encrypt_the_blocks_they_write_with_the_key_from_their_environment(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    import pyarrow.parquet as pq
+    monkeypatch.setenv("MINING_PSEUDONYM_KEY", "a secret the workers inherit")
+    monkeypatch.setenv("MINING_ENCRYPTION_KEY", "ab" * 32)
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    ent, ev = _sources(tmp_path)
+    dask = _ingest(tmp_path, "dask", "dask", ent, ev, **{"ingest.encryption.tables": True})
+    written = sorted((tmp_path / "dask" / "interim" / member("entities")).rglob("part-*.parquet"))
+    assert len(written) >= 3
+    with pytest.raises(OSError):
+        pq.read_table(written[0])  # no key, no rows
+    assert len(dask.table("entities")) == 56 and not dask.table("entities")["email"].str.contains("@").any()
 
 
 def test_history_features_per_partition_of_ids_equal_the_local_table(tmp_path):
