@@ -8,36 +8,43 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 
 def history_features(events: pd.DataFrame, ids: pd.Series, *, id_col: str, time_col: str,
                      cutoff: pd.Timestamp, windows_days: list[int], amount_col: str | None = None,
                      category_col: str | None = None) -> pd.DataFrame:
-    """One row per id in `ids` (same order); ids without history get zero counts and NaN recency."""
+    """One row per id in `ids` (same order); ids without history get zero counts and NaN recency.
+
+    Computed with polars (one multi-threaded pass; pandas' group-bys took 15 s for 2 M events). The
+    events are sorted by id, time and amount first, so that float sums do not depend on the order
+    a parallel Parquet scan delivers the rows in."""
     cutoff = pd.Timestamp(cutoff)
-    past = events.loc[events[time_col] < cutoff, [c for c in (id_col, time_col, amount_col, category_col) if c]]
-    # A fixed row order: float sums depend on it, and a parallel Parquet scan does not fix one
-    past = past[past[id_col].isin(ids)].sort_values([c for c in (id_col, time_col, amount_col) if c], kind="stable")
-    out = pd.DataFrame(index=pd.Index(ids.astype(str), name=id_col))
-    age = (cutoff - past[time_col]).dt.total_seconds() / 86_400
-    out["days_since_last_event"] = age.groupby(past[id_col], observed=True).min()
-    out["days_since_first_event"] = age.groupby(past[id_col], observed=True).max()
+    keys = pl.Series(ids.astype(str).to_numpy(), dtype=pl.Utf8)
+    cols = [c for c in (id_col, time_col, amount_col, category_col) if c]
+    past = (pl.from_pandas(events[cols])
+            .with_columns(pl.col(id_col).cast(pl.Utf8))
+            .filter((pl.col(time_col) < cutoff) & pl.col(id_col).is_in(keys.implode()))
+            .with_columns(((pl.lit(cutoff) - pl.col(time_col)).dt.total_microseconds() / 1e6 / 86_400).alias("_age"))
+            .sort([id_col, time_col, *([amount_col] if amount_col else [])]))
+    aggs = [pl.col("_age").min().alias("days_since_last_event"), pl.col("_age").max().alias("days_since_first_event")]
     for w in sorted(windows_days):
-        recent = past[age <= w]
-        gw = recent.groupby(id_col, observed=True)
-        out[f"n_events_{w}d"] = gw.size()
+        recent = pl.col("_age") <= w
+        aggs.append(recent.sum().cast(pl.Float64).alias(f"n_events_{w}d"))
         if amount_col:
-            out[f"amount_sum_{w}d"] = gw[amount_col].sum()
-            out[f"amount_mean_{w}d"] = gw[amount_col].mean()
+            amount = pl.col(amount_col).cast(pl.Float64).filter(recent)
+            aggs += [amount.sum().alias(f"amount_sum_{w}d"), amount.mean().alias(f"amount_mean_{w}d")]
+    cats = sorted(past[category_col].drop_nulls().cast(pl.Utf8).unique().to_list()) if category_col else []
+    known = pl.col(category_col).cast(pl.Utf8).is_not_null().sum() if category_col else None
+    aggs += [((pl.col(category_col).cast(pl.Utf8) == c).sum() / known).alias(f"share_{c}") for c in cats]
+    grouped = past.group_by(id_col, maintain_order=True).agg(aggs).to_pandas().set_index(id_col)
+    out = grouped.reindex(pd.Index(keys.to_list(), name=id_col))
     counts = [c for c in out.columns if c.startswith(("n_events_", "amount_sum_"))]
     out[counts] = out[counts].fillna(0.0)
     short, long = min(windows_days), max(windows_days)
     # Activity trend: recent rate relative to the long-run rate (1 = steady, < 1 = fading)
-    out["activity_trend"] = (out[f"n_events_{short}d"] / short) / (out[f"n_events_{long}d"] / long).replace(0, np.nan)
-    if category_col:
-        shares = pd.crosstab(past[id_col], past[category_col], normalize="index")
-        shares.columns = [f"share_{c}" for c in shares.columns]
-        out = out.join(shares)
+    trend = (out[f"n_events_{short}d"] / short) / (out[f"n_events_{long}d"] / long).replace(0, np.nan)
+    out.insert(len(out.columns) - len(cats), "activity_trend", trend)
     return out.reset_index(drop=True)
 
 
