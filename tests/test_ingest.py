@@ -467,3 +467,19 @@ def test_a_declared_schemas_required_columns_do_not_bind_a_later_inferred_source
     ingest(_params(tmp_path, tmp_path / "a.csv", **{"data.schema": declared}), CHARTER, tmp_path / "interim")
     res = ingest(_params(tmp_path, tmp_path / "b.csv"), CHARTER, tmp_path / "interim")
     assert res.totals["rows_valid"] == 20 and res.contract.diff["removed"] == ["tenure"] and res.contract.warnings
+
+
+def test_freshness_costs_a_schedule_at_the_measured_rate(tmp_path):
+    from mining.ingest.freshness import bytes_read, schedule_costs
+    from mining.params import load_params
+
+    f = write_csv(tmp_path / "e.csv", "rid,label\n1,Yes\n2,No\n")
+    (tmp_path / "ev").mkdir()
+    g = write_csv(tmp_path / "ev" / "a.jsonl", '{"rid": 1}\n')
+    params = _params(tmp_path, f, **{"data.events.source": str(tmp_path / "ev")})
+    assert bytes_read(params) == f.stat().st_size + g.stat().st_size
+    assert bytes_read(load_params({}, params_root(tmp_path))) is None  # the generated demo: nothing on disk
+    costs = schedule_costs(cpu_s=36.0, wall_s=90.0, cpu_hour_price=0.05, currency="USD").set_index("schedule")
+    assert costs.loc["hourly", "runs_per_month"] == 720 and costs.loc["hourly", "cpu_hours_per_month"] == 7.2
+    assert costs.loc["hourly", "cost_per_month_USD"] == pytest.approx(0.36)
+    assert costs.loc["daily", "worst_staleness_h"] == pytest.approx(24.025)

@@ -20,6 +20,7 @@ class ClusterEvents:
 
     def __init__(self, frame, id_col: str, partitions: int) -> None:
         self.frame, self.id_col, self.partitions = frame, id_col, partitions
+        self._categories: dict[str, list[str]] = {}  # a pass over the events each: the table and history both ask
 
     @classmethod
     def of(cls, params: Params, client) -> ClusterEvents | None:
@@ -45,7 +46,9 @@ class ClusterEvents:
         return pd.Timestamp(self.frame[column].max().compute())
 
     def categories(self, column: str) -> list[str]:
-        return sorted(self.frame[column].dropna().astype(str).unique().compute())
+        if column not in self._categories:
+            self._categories[column] = sorted(self.frame[column].dropna().astype(str).unique().compute())
+        return self._categories[column]
 
     def history(self, ids: pd.Series, *, id_col: str, time_col: str, cutoff: pd.Timestamp, windows_days: list[int],
                 amount_col: str | None = None, category_col: str | None = None) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from mining.data.remote import is_remote, is_sql
 from mining.data.sources import BUILTIN_DEMO
+from mining.params import Params
 
 RUNS_PER_MONTH = {"every 15 minutes": 4 * 24 * 30, "hourly": 24 * 30, "daily": 30, "weekly": 52 / 12}
 INTERVAL_H = {"every 15 minutes": 0.25, "hourly": 1.0, "daily": 24.0, "weekly": 168.0}
@@ -40,11 +41,11 @@ def measured() -> Iterator[dict]:
         figures.update(wall_s=time.perf_counter() - wall, cpu_s=_cpu_s() - cpu)
 
 
-def bytes_read(sources: list[str], root: Path) -> int | None:
-    """Size of the file and folder sources (None when one is a database, a remote object or the
-    generated demo: nothing on disk to measure)."""
-    total = 0
-    for source in sources:
+def bytes_read(params: Params) -> int | None:
+    """Size of the file and folder sources, the event source included (None when one is a
+    database, a remote object or the generated demo: nothing on disk to measure)."""
+    data, root, total = params["data"], params.root, 0
+    for source in [data["source"], *filter(None, [data["events"].get("source")])]:
         if source == BUILTIN_DEMO or is_sql(source) or is_remote(source):
             return None
         path = Path(source.removeprefix("file://"))
