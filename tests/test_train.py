@@ -218,6 +218,16 @@ def test_a_live_searchs_running_trials_are_left_alone_and_a_dead_ones_are_closed
     assert again.trials[trial.number].state == optuna.trial.TrialState.FAIL
 
 
+def test_a_trial_killed_before_its_first_heartbeat_is_closed_after_the_grace_period(tmp_path):
+    X, y = synthetic(300)
+    trial = run_search(X, y, storage=tmp_path, n_trials=1).study("logreg").ask()  # created, never beat: killed
+    fresh = run_search(X, y, storage=tmp_path, n_trials=1).study("logreg")
+    assert fresh.trials[trial.number].state == optuna.trial.TrialState.RUNNING  # it may be starting up
+    time.sleep(GRACE_S + 1)
+    again = run_search(X, y, storage=tmp_path, n_trials=1).study("logreg")
+    assert again.trials[trial.number].state == optuna.trial.TrialState.FAIL
+
+
 @pytest.mark.parametrize("scores,chosen,kept,winner", [
     ({"logreg": 0.80, "lightgbm": 0.803}, "lightgbm", True, "logreg"),
     ({"logreg": 0.80, "lightgbm": 0.83}, "lightgbm", False, "lightgbm"),

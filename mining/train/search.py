@@ -18,6 +18,7 @@ import json
 import time
 import warnings
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +26,7 @@ import joblib
 import numpy as np
 import optuna
 import pandas as pd
+import sqlalchemy
 from sklearn.base import clone
 from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -215,9 +217,24 @@ class Search:
             study_name=f"{self.key}-{name}", storage=self.storage, direction="maximize", load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=self.cfg.seed, n_startup_trials=5, multivariate=True),
             pruner=pruner)
-        if self.storage is not None:  # a killed run's trials stop beating: fail those, leave a live search's alone
-            optuna.storages.fail_stale_trials(study)
+        if self.storage is not None:
+            self._fail_dead_trials(study)
         return study
+
+    def _fail_dead_trials(self, study: optuna.Study) -> None:
+        """Close the trials a killed run left RUNNING, leaving a live search's alone. Optuna fails those whose
+        heartbeat went silent; a run killed between creating a trial and its first heartbeat leaves one
+        with no heartbeat at all, which Optuna's check skips: past the grace period it is dead too."""
+        optuna.storages.fail_stale_trials(study)
+        with self.storage.engine.connect() as con:
+            beating = set(con.execute(sqlalchemy.text("SELECT trial_id FROM trial_heartbeats")).scalars())
+        started_before = datetime.now() - timedelta(seconds=GRACE_S)
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            if t._trial_id not in beating and t.datetime_start and t.datetime_start < started_before:
+                try:
+                    self.storage.set_trial_state_values(t._trial_id, state=optuna.trial.TrialState.FAIL)
+                except optuna.exceptions.UpdateFinishedTrialError:  # its run finished it meanwhile
+                    pass
 
     @staticmethod
     def spent_s(studies: dict[str, optuna.Study]) -> float:
