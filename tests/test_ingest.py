@@ -483,3 +483,41 @@ def test_freshness_costs_a_schedule_at_the_measured_rate(tmp_path):
     assert costs.loc["hourly", "runs_per_month"] == 720 and costs.loc["hourly", "cpu_hours_per_month"] == 7.2
     assert costs.loc["hourly", "cost_per_month_USD"] == pytest.approx(0.36)
     assert costs.loc["daily", "worst_staleness_h"] == pytest.approx(24.025)
+
+
+@pytest.mark.parametrize("granularity, folders", [
+    ("day", ["t_day=1999-12-31", "t_day=2025-03-07", "t_day=None"]),
+    ("month", ["t_month=1999-12", "t_month=2025-03", "t_month=None"]),
+    ("year", ["t_year=1999", "t_year=2025", "t_year=None"])])
+def test_rows_land_in_the_folder_of_their_date_and_a_missing_time_in_its_own(tmp_path, granularity, folders):
+    import pyarrow as pa
+
+    from mining.ingest import store
+
+    times = pa.array([pd.Timestamp("2025-03-07 23:59:59"), None, pd.Timestamp("1999-12-31"),
+                      pd.Timestamp("2025-03-07 00:00:01")], pa.timestamp("us"))
+    writer = store.TableWriter(tmp_path / "t", "t", granularity)
+    writer.write(pa.table({"id": ["a", "b", "c", "d"], "t": times}), {"id": {"type": "string"}, "t": {"type": "datetime"}}, 1)
+    writer.close()
+    assert sorted(p.name for p in (tmp_path / "t").iterdir() if p.is_dir()) == folders
+    back = store.read_table(tmp_path / "t")
+    assert sorted(back["id"]) == ["a", "b", "c", "d"]
+    assert sorted(pl.read_parquet(next((tmp_path / "t" / folders[1]).glob("*.parquet")))["id"]) == ["a", "d"]
+
+
+def test_pieces_parsed_at_once_keep_every_bad_rows_line_and_a_late_bad_bytes_offset(tmp_path):
+    from mining.data.files import iter_csv
+
+    lines = [f"r{i},{i}" if i % 97 else f"r{i},{i},extra" for i in range(1, 2001)]  # every 97th row: a field too many
+    f = write_csv(tmp_path / "many.csv", "id,v\n" + "\n".join(lines) + "\n")
+    chunks = list(iter_csv(f, block_bytes=512, workers=3))
+    rejected = pd.concat([c.rejected for c in chunks], ignore_index=True)
+    assert rejected["row"].tolist() == [i + 1 for i in range(1, 2001) if i % 97 == 0]  # line = row + header
+    assert rejected["record"].iloc[0] == "r97,97,extra"
+    rows = np.concatenate([c.table["_row"].to_numpy() for c in chunks if c.table.num_rows])
+    assert rows.tolist() == [i + 1 for i in range(1, 2001) if i % 97]
+
+    text = ("id,v\n" + "\n".join(lines[:1500]) + "\n").encode() + "r9,Zürich\n".encode("latin-1")
+    (tmp_path / "late.csv").write_bytes(text)
+    with pytest.raises(IngestError, match=rf"late\.csv: byte 0xfc at offset {len(text) - 6} is not valid utf-8"):
+        list(iter_csv(tmp_path / "late.csv", block_bytes=512, workers=3))

@@ -50,7 +50,7 @@ def test_ingest_and_features_publish_partitioned_datasets_to_s3(tmp_path, s3):
     local = read_events(params)
     cols = ["customer_id", "event_time", "amount"]
     pd.testing.assert_frame_equal(events[cols].sort_values(cols, ignore_index=True),
-                                  local[cols].sort_values(cols, ignore_index=True), check_dtype=False)
+                                  local.to_pandas()[cols].sort_values(cols, ignore_index=True), check_dtype=False)
 
     built = build_and_write(params, CHARTER, read_entities(params), local)
     assert built.published == f"{s3}/features/table"

@@ -15,8 +15,11 @@ import csv
 import gzip
 import io
 import json
+import os
 import zlib
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,41 +155,70 @@ def _rejected(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=REJECTED_COLUMNS)
 
 
-def iter_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8",
-             block_bytes: int = BLOCK_BYTES) -> Iterator[Chunk]:
-    """CSV blocks, every column as text (types are the schema's business, so that one bad value
-    in row 9,000,000 is quarantined instead of failing the read)."""
-    names = check_delimiter(path, delimiter, encoding)
+def _csv_block(block: bytes, first_line: int, names: list[str], path: Path, offset: int, delimiter: str,
+               encoding: str) -> Chunk:
+    """One newline-ended piece of a CSV, parsed on its own (single-threaded, so the parser numbers
+    each bad row; pieces parse in parallel): every column as text."""
     bad: list[dict] = []
 
     def reject(row) -> str:
-        bad.append({"source": str(path), "row": row.number, "record": row.text,
+        line = first_line + row.number - 1
+        bad.append({"source": str(path), "row": line, "record": row.text,
                     "reasons": f"parse: {row.actual_columns} fields, expected {row.expected_columns}"})
         return "skip"
 
-    opts = dict(read_options=pacsv.ReadOptions(use_threads=False, encoding=encoding, block_size=block_bytes),
-                parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=reject),
-                convert_options=pacsv.ConvertOptions(strings_can_be_null=True,
-                                                     column_types={n: pa.string() for n in names}))
-    next_line = 2  # line 1 is the header
-    skip = np.empty(0, dtype="int64")  # rejected lines not yet passed (the reader may report them early)
-    try:  # single-threaded so that the parser knows each bad row's line number
-        reader = pacsv.open_csv(path, **opts)
-        for batch in reader:
-            done, bad = bad, []
-            skip = np.union1d(skip, np.array([b["row"] for b in done], dtype="int64"))
-            lines = _lines_for(next_line, batch.num_rows, skip)
-            if len(lines):
-                next_line = int(lines[-1]) + 1
-                skip = skip[skip >= next_line]
-            yield Chunk(with_origin(pa.Table.from_batches([batch]), str(path), lines), _rejected(done))
-        if bad:
-            yield Chunk(EMPTY, _rejected(bad))
-    except (pa.ArrowInvalid, OSError, EOFError) as exc:
-        if "Empty CSV file" in str(exc):
-            raise IngestError(f"{path}: file is empty (expected a header and rows)") from None
-        check_stream(path, encoding)  # names the bad byte or the truncated stream when that is the cause
-        raise IngestError(f"{path}: cannot be parsed as CSV: {exc}") from None
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(block),
+            read_options=pacsv.ReadOptions(use_threads=False, encoding=encoding, column_names=names,
+                                           block_size=len(block) + 1),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=reject),
+            convert_options=pacsv.ConvertOptions(strings_can_be_null=True, column_types={n: pa.string() for n in names}))
+    except (pa.ArrowInvalid, OSError) as exc:
+        try:
+            block.decode(encoding)
+        except UnicodeDecodeError as bad_byte:
+            raise IngestError(f"{path}: byte 0x{block[bad_byte.start]:02x} at offset {offset + bad_byte.start} is "
+                              f"not valid {encoding}; set data.encoding to the file's encoding (e.g. latin-1)") from None
+        raise IngestError(f"{path}: cannot be parsed as CSV near line {first_line}: {exc}") from None
+    skip = np.array(sorted(b["row"] for b in bad), dtype="int64")
+    return Chunk(with_origin(table, str(path), _lines_for(first_line, table.num_rows, skip)), _rejected(bad))
+
+
+def iter_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8", block_bytes: int = BLOCK_BYTES,
+             workers: int | None = None) -> Iterator[Chunk]:
+    """CSV blocks, every column as text (types are the schema's business, so that one bad value
+    in row 9,000,000 is quarantined instead of failing the read); pieces parsed at once by
+    `in_parallel`, each bad row with its exact line number."""
+    names = check_delimiter(path, delimiter, encoding)
+
+    def pieces() -> Iterator[tuple[int, int, bytes]]:
+        line = 1
+        for offset, block in _text_blocks(path, block_bytes):
+            if line == 1:  # the header
+                cut = block.index(b"\n") + 1
+                block, offset, line = block[cut:], offset + cut, 2
+            if block.strip(b"\r\n"):
+                yield offset, line, block
+            line += block.count(b"\n")
+
+    yield from in_parallel(pieces(), lambda offset, line, block: _csv_block(block, line, names, path, offset,
+                                                                            delimiter, encoding), workers)
+
+
+def in_parallel(pieces: Iterator[tuple], parse, workers: int | None = None) -> Iterator[Chunk]:
+    """`parse(*piece)` for each newline-ended piece of a file, `workers` threads at once (the
+    parsers release the GIL), yielded in file order while the caller checks the previous ones.
+    Memory: about `workers` + 2 pieces at a time."""
+    workers = workers or os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parse") as pool:
+        pending: deque = deque()
+        for piece in pieces:
+            pending.append(pool.submit(parse, *piece))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _json_lines_slowly(text: list[bytes], first: int, path: Path, encoding: str) -> Chunk:
@@ -266,20 +298,29 @@ def _nested_as_json(frame: pl.DataFrame) -> pl.DataFrame:
                                for c in nested])
 
 
-def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYTES) -> Iterator[Chunk]:
-    """JSON-lines blocks, parsed by pyarrow, with each bad line found and the rest kept."""
-    first_line = 1
+def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYTES,
+               workers: int | None = None) -> Iterator[Chunk]:
+    """JSON-lines blocks, parsed by polars (pieces at once, by `in_parallel`), with each bad line
+    found and the rest kept."""
     utf8 = encoding.lower().replace("-", "") in ("utf8", "ascii")
-    for offset, block in _text_blocks(path, block_bytes):
+
+    def pieces() -> Iterator[tuple[int, int, bytes]]:
+        first_line = 1
+        for offset, block in _text_blocks(path, block_bytes):
+            yield offset, first_line, block
+            first_line += block.count(b"\n")
+
+    def parse(offset: int, first_line: int, block: bytes) -> Chunk:
         try:
             block.decode(encoding)
         except UnicodeDecodeError as exc:
             raise IngestError(f"{path}: byte 0x{block[exc.start]:02x} at offset {offset + exc.start} is not valid "
                               f"{encoding}; set data.encoding to the file's encoding (e.g. latin-1)") from None
-        pieces = _json_block(block, first_line, path, encoding, utf8)
-        yield Chunk(concat([p.table for p in pieces if p.table.num_rows]),
-                    pd.concat([p.rejected for p in pieces], ignore_index=True))
-        first_line += block.count(b"\n")
+        parts = _json_block(block, first_line, path, encoding, utf8)
+        return Chunk(concat([p.table for p in parts if p.table.num_rows]),
+                     pd.concat([p.rejected for p in parts], ignore_index=True))
+
+    yield from in_parallel(pieces(), parse, workers)
 
 
 def iter_parquet(path: Path, batch_rows: int = 500_000) -> Iterator[Chunk]:

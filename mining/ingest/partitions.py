@@ -36,7 +36,16 @@ def check_block(raw: pl.DataFrame, schema: dict[str, dict], name: str, origin: s
                 orphans: tuple[sch.KeyIndex | None, str] | None) -> tuple[pl.DataFrame, list[pd.DataFrame], dict]:
     """(valid rows, quarantined rows, failures per check) of one block: the contract's checks,
     personal columns pseudonymised, events without a valid entity sent to quarantine as orphans."""
-    res = sch.validate_table(raw, schema, name, origin, keys, absent=absent)
+    return finish_block(sch.type_block(raw, schema, name, origin, absent), schema, name, keys, personal, pseudonym,
+                        orphans)
+
+
+def finish_block(typed: sch.TypedBlock, schema: dict[str, dict], name: str, keys: dict[str, sch.KeyIndex],
+                 personal: list[str], pseudonym,
+                 orphans: tuple[sch.KeyIndex | None, str] | None) -> tuple[pl.DataFrame, list[pd.DataFrame], dict]:
+    """`check_block` once the block's own checks (`schema.type_block`) are done: the checks across
+    blocks (so in source order), pseudonyms, orphans."""
+    res = sch.check_keys(typed, schema, name, keys)
     valid, bad, counts = res.valid, [res.quarantine], dict(res.check_counts)
     if pseudonym:
         valid = valid.with_columns([pseudonymise(valid[c], pseudonym) for c in personal if c in valid.columns])

@@ -3,8 +3,11 @@ profile + lineage, streamed chunk by chunk so that memory stays bounded whatever
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import shutil
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +31,7 @@ from mining.ingest import schema as sch
 from mining.ingest.contract import VERSION_COLUMN, Resolved, accept, extend, resolve
 from mining.ingest.encryption import Keys
 from mining.ingest.outliers import fences_of
-from mining.ingest.partitions import as_arrow, check_block, stream_on_cluster
+from mining.ingest.partitions import as_arrow, finish_block, stream_on_cluster
 from mining.ingest.privacy import pseudonymiser
 from mining.ingest.profile import profile_files
 from mining.ingest.roles import authorize
@@ -273,33 +276,56 @@ def _events_contract(params: Params, first: pd.DataFrame, registry: Path, source
 def _stream_table(name: str, chunks: Iterator[Chunk], contract_for, writer: store.TableWriter,
                   quarantine: store.QuarantineWriter, personal: list[str], pseudonym_env: str | None,
                   orphans: tuple[sch.KeyIndex | None, str] | None = None, client=None) -> _TableRun:
-    """Validate and write one table block by block: here (only the keys of unique columns, 8 bytes
-    each, outlive a block; writing runs in the writer's thread while the next block is read), or
-    with a Dask `client` on the cluster's workers, with the same result."""
+    """Validate and write one table block by block: here, or with a Dask `client` on the cluster's
+    workers, with the same result."""
     run = _TableRun()
     try:
+        blocks = _blocks(name, chunks, contract_for, quarantine, run)
         if client is not None:
-            stream_on_cluster(client, name, _blocks(name, chunks, contract_for, quarantine, run), run, writer,
-                              quarantine, personal, pseudonym_env, orphans)
+            stream_on_cluster(client, name, blocks, run, writer, quarantine, personal, pseudonym_env, orphans)
         else:
-            pseudonym = pseudonymiser(pseudonym_env) if pseudonym_env else None
-            keys: dict[str, sch.KeyIndex] = {}
-            for table, origin, absent in _blocks(name, chunks, contract_for, quarantine, run):
-                if not keys:
-                    keys = {c: sch.KeyIndex() for c, s in run.contract.schema.items() if s.get("unique")}
-                valid, bad, counts = check_block(pl.from_arrow(table), run.contract.schema, name, origin, keys,
-                                                 absent, personal, pseudonym, orphans)
-                run.count(counts)
-                writer.write(as_arrow(valid), run.contract.schema, run.contract.version)
-                for q in bad:
-                    quarantine.write(q)
-                    run.rows_quarantined += len(q)
-                run.rows_valid += len(valid)
+            _stream_here(name, blocks, run, writer, quarantine, personal, pseudonym_env, orphans)
     finally:
         writer.close()
     if run.contract is None:
         raise IngestError(f"{name}: the source yielded no parseable row")
     return run
+
+
+def _stream_here(name: str, blocks: Iterator[tuple[pa.Table, str, str]], run: _TableRun, writer: store.TableWriter,
+                 quarantine: store.QuarantineWriter, personal: list[str], pseudonym_env: str | None,
+                 orphans: tuple[sch.KeyIndex | None, str] | None) -> None:
+    """In this process: each block's own checks run in a thread per core, several blocks at once
+    (polars and Arrow release the GIL); uniqueness across blocks, the quarantine and the counts
+    follow in source order; writing runs in the writer's threads. Memory: a few blocks, plus the
+    keys of unique columns (8 bytes each)."""
+    pseudonym = pseudonymiser(pseudonym_env) if pseudonym_env else None
+    keys: dict[str, sch.KeyIndex] = {}
+    workers = os.cpu_count() or 1
+
+    def finish(item) -> None:
+        typed, schema, version = item
+        for col, spec in schema.items():
+            if spec.get("unique"):
+                keys.setdefault(col, sch.KeyIndex())
+        valid, bad, counts = finish_block(typed.result(), schema, name, keys, personal, pseudonym, orphans)
+        run.count(counts)
+        writer.write(as_arrow(valid), schema, version)
+        for q in bad:
+            quarantine.write(q)
+            run.rows_quarantined += len(q)
+        run.rows_valid += len(valid)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
+        pending: deque = deque()
+        for table, origin, absent in blocks:
+            schema = copy.deepcopy(run.contract.schema)  # as of this block (a later one may extend it)
+            pending.append((pool.submit(sch.type_block, pl.from_arrow(table), schema, name, origin, absent),
+                            schema, run.contract.version))
+            if len(pending) > workers:
+                finish(pending.popleft())
+        while pending:
+            finish(pending.popleft())
 
 
 def _blocks(name: str, chunks: Iterator[Chunk], contract_for, quarantine: store.QuarantineWriter,
@@ -432,12 +458,12 @@ def read_entities(params: Params) -> pd.DataFrame:
                             keys=encryption.keys_from(params["ingest"], "tables"))
 
 
-def read_events(params: Params) -> pd.DataFrame | None:
-    """The validated event history written by this stage (None when the source has none; for a role
-    allowed to read it)."""
+def read_events(params: Params) -> pl.DataFrame | None:
+    """The validated event history written by this stage, in polars: millions of rows read by Arrow
+    straight into the columnar frame the history features are computed on, with no pandas copy (None
+    when the source has none; for a role allowed to read it)."""
     cat = Catalog(params.root)
     if not cat["events"].exists():
         return None
     authorize(params, "events")
-    return store.read_table(cat["events"], store.schema_of(cat["ingest_schema"], "events"),
-                            keys=encryption.keys_from(params["ingest"], "tables"))
+    return store.read_polars(cat["events"], keys=encryption.keys_from(params["ingest"], "tables"))

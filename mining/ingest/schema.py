@@ -72,10 +72,10 @@ def infer_schema(df: pd.DataFrame, required: list[str] = (), unique: list[str] =
 def _infer_text(s: pd.Series, share: float = 0.95) -> str:
     if s.empty:
         return "string"
-    num = pd.to_numeric(s, errors="coerce")
-    if num.notna().mean() >= share:
-        ok = num.dropna()
-        return "int" if np.all(np.mod(ok, 1) == 0) else "float"
+    num = cast(pl.Series(s.to_numpy(dtype=object), dtype=pl.Utf8), "float")  # as the check will read it
+    if num.is_not_null().mean() >= share:
+        ok = num.drop_nulls()
+        return "int" if ok.is_finite().all() and (ok == ok.floor()).all() else "float"
     if s.str.lower().isin(_BOOL.keys()).mean() >= share:
         return "bool"
     if s.str.match(r"^\d{4}-\d{2}-\d{2}").mean() >= share:
@@ -252,6 +252,14 @@ def _failures(typed: pl.DataFrame, schema: dict[str, dict]) -> pd.DataFrame:
 KIND_RANK = {"type": 0, "missing": 1, "range": 2, "allowed": 3, "duplicate": 4}
 
 
+@dataclass
+class TypedBlock:
+    """A block typed and checked row by row (`type_block`), waiting for the checks across blocks."""
+    raw: pl.DataFrame
+    typed: pl.DataFrame
+    found: list[pd.DataFrame]  # (pos, column, reason) of every failure found so far
+
+
 def validate_table(raw: pl.DataFrame, schema: dict[str, dict], table: str, source: str,
                    keys: dict[str, KeyIndex] | None = None, absent: str = "raise") -> CheckedTable:
     """Check a chunk against `schema`: typed valid rows, and quarantined rows with every reason.
@@ -259,6 +267,13 @@ def validate_table(raw: pl.DataFrame, schema: dict[str, dict], table: str, sourc
     `keys` carries unique columns' keys across chunks; `absent="null"` treats a required column
     missing from this chunk (a JSON log block without the field) as missing values, not a
     whole-file error."""
+    return check_keys(type_block(raw, schema, table, source, absent), schema, table, keys)
+
+
+def type_block(raw: pl.DataFrame, schema: dict[str, dict], table: str, source: str,
+               absent: str = "raise") -> TypedBlock:
+    """The checks that need only this block (types, required, ranges, allowed values): blocks can
+    run them at once, in any order."""
     unknown = {c: spec.get("type") for c, spec in schema.items() if spec.get("type") not in TYPES}
     if unknown:
         raise IngestError(f"schema of {table}: unknown type(s) {unknown}; expected one of {TYPES}")
@@ -276,14 +291,23 @@ def validate_table(raw: pl.DataFrame, schema: dict[str, dict], table: str, sourc
         if bad.any():
             found.append(pd.DataFrame({"pos": np.flatnonzero(bad), "column": col,
                                        "reason": f"type:{col} (expected {spec['type']})"}))
-        if spec.get("unique"):
-            index = keys[col] if keys is not None and col in keys else KeyIndex()
-            dup = index.add(val)
-            if dup.any():
-                found.append(pd.DataFrame({"pos": np.flatnonzero(dup), "column": col, "reason": f"duplicate:{col}"}))
         typed_cols[col] = val.alias(col)
     typed = raw.with_columns(list(typed_cols.values()))
     found.append(_failures(typed.select(list(schema)), schema))
+    return TypedBlock(raw, typed, found)
+
+
+def check_keys(block: TypedBlock, schema: dict[str, dict], table: str,
+               keys: dict[str, KeyIndex] | None = None) -> CheckedTable:
+    """Uniqueness against the keys of every earlier block (so blocks come here in source order),
+    then every failure of a row as one quarantined row."""
+    raw, typed, found = block.raw, block.typed, list(block.found)
+    for col, spec in schema.items():
+        if spec.get("unique"):
+            index = keys[col] if keys is not None and col in keys else KeyIndex()
+            dup = index.add(typed[col])
+            if dup.any():
+                found.append(pd.DataFrame({"pos": np.flatnonzero(dup), "column": col, "reason": f"duplicate:{col}"}))
     fails = pd.concat(found, ignore_index=True)
     if fails.empty:
         return CheckedTable(typed, quarantine_frame(raw.head(0).to_pandas(), pd.Series(dtype=object), table), {})
