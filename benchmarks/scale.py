@@ -141,6 +141,7 @@ def stages(customers_csv: Path, events_csv: Path, work: Path, backend: str) -> d
 
     from sklearn.metrics import roc_auc_score
 
+    from mining.features.history import event_columns
     from mining.features.store import inputs
     from mining.features.table import build_table
     from mining.ingest.pipeline import ingest, read_entities, read_events
@@ -163,7 +164,7 @@ def stages(customers_csv: Path, events_csv: Path, work: Path, backend: str) -> d
         t0 = time.perf_counter()
         entities = read_entities(params)
         if client is None:
-            events = read_events(params)
+            events = read_events(params, event_columns(params["data"]["events"]))
         else:
             from mining.features.partitioned import ClusterEvents
             events = ClusterEvents.of(params, client)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mining.catalog import Catalog
-from mining.features.history import history_features
+from mining.features.history import event_columns, history_features
 from mining.ingest import store
 from mining.params import Params
 
@@ -34,10 +34,10 @@ class ClusterEvents:
             raise ValueError("compute.backend: dask reads the event table's Parquet files on the workers, but "
                              "ingest.encryption.tables is on (the workers cannot decrypt them); use backend: local")
         ev = params["data"]["events"]
-        columns = [c for c in (ev["id_column"], ev["time_column"], ev.get("amount_column"), ev.get("category_column")) if c]
         files = [str(f) for f in store.files(folder)]
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
-        return cls(dd.read_parquet(files, columns=columns), ev["id_column"], max(2 * workers, len(files) // 8, 1))
+        return cls(dd.read_parquet(files, columns=event_columns(ev)), ev["id_column"],
+                   max(2 * workers, len(files) // 8, 1))
 
     def __len__(self) -> int:
         return int(self.frame.shape[0].compute())

@@ -458,12 +458,12 @@ def read_entities(params: Params) -> pd.DataFrame:
                             keys=encryption.keys_from(params["ingest"], "tables"))
 
 
-def read_events(params: Params) -> pl.DataFrame | None:
-    """The validated event history written by this stage, in polars: millions of rows read by Arrow
-    straight into the columnar frame the history features are computed on, with no pandas copy (None
-    when the source has none; for a role allowed to read it)."""
+def read_events(params: Params, columns: list[str] | None = None) -> pl.DataFrame | None:
+    """The validated event history written by this stage (`columns` of it, else all), in polars:
+    millions of rows read by Arrow straight into the columnar frame the history features are
+    computed on, with no pandas copy (None when the source has none; for a role allowed to read it)."""
     cat = Catalog(params.root)
     if not cat["events"].exists():
         return None
     authorize(params, "events")
-    return store.read_polars(cat["events"], keys=encryption.keys_from(params["ingest"], "tables"))
+    return store.read_polars(cat["events"], columns, keys=encryption.keys_from(params["ingest"], "tables"))

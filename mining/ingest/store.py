@@ -211,11 +211,12 @@ def read_column(paths: list[Path], column: str, keys: Keys | None = None) -> pa.
     return file_dataset(paths, keys).to_table(columns=[column]).column(column)
 
 
-def read_polars(folder: Path, keys: Keys | None = None) -> pl.DataFrame:
-    """The table as polars, Arrow's types kept (text as text, times as microseconds); row origin,
-    schema version and the date key dropped."""
+def read_polars(folder: Path, columns: list[str] | None = None, keys: Keys | None = None) -> pl.DataFrame:
+    """The table (`columns` of it, else all) as polars, Arrow's types kept (text as text, times as
+    microseconds); row origin, schema version and the date key dropped."""
     data = file_dataset(files(folder), keys)
-    return pl.from_arrow(data.to_table(columns=[n for n in data.schema.names if n not in (*ORIGIN, VERSION_COLUMN)]))
+    names = [n for n in data.schema.names if n not in (*ORIGIN, VERSION_COLUMN)]
+    return pl.from_arrow(data.to_table(columns=[n for n in names if columns is None or n in columns]))
 
 
 def read_table(folder: Path, schema: dict[str, dict] | None = None, keep: tuple[str, ...] = (),
