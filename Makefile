@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
+TEST_WORKERS ?= auto
 export PATH := $(BIN):$(PATH)
 
 .PHONY: setup repro test lab serve lock clean
@@ -20,8 +21,8 @@ setup: $(STAMP)
 repro: setup  ## run the whole pipeline (only the stages whose inputs changed)
 	dvc repro
 
-test: setup  ## unit tests and an end-to-end pipeline run on tiny demo data
-	python -m pytest
+test: setup  ## unit tests and end-to-end pipeline runs on tiny demo data, a worker per core (TEST_WORKERS=0: one process)
+	python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 lab: setup  ## JupyterLab on the project's kernel
 	jupyter lab --notebook-dir=$(CURDIR)
