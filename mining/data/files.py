@@ -245,23 +245,18 @@ def _json_lines_slowly(text: list[bytes], first: int, path: Path, encoding: str)
 
 
 def _text_blocks(path: Path, block_bytes: int) -> Iterator[tuple[int, bytes]]:
-    """(byte offset, block) pairs, each block ending at a newline."""
-    offset, rest = 0, b""
+    """(byte offset, block) pairs, each block ending at a newline: a block is read, then the rest of
+    its last line (one copy of the block, not three)."""
+    offset = 0
     try:
         with _open_text(path) as fh:
             while data := fh.read(block_bytes):
-                data = rest + data
-                cut = data.rfind(b"\n") + 1
-                if cut == 0:
-                    rest = data
-                    continue
-                yield offset, data[:cut]
-                offset, rest = offset + cut, data[cut:]
+                if not data.endswith(b"\n"):
+                    data += fh.readline()
+                yield offset, data if data.endswith(b"\n") else data + b"\n"  # the last line may lack one
+                offset += len(data)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise IngestError(f"{path}: gzip stream is truncated or corrupt after {offset + len(rest)} bytes "
-                          f"({exc})") from None
-    if rest:
-        yield offset, rest + b"\n"
+        raise IngestError(f"{path}: gzip stream is truncated or corrupt after {offset} bytes ({exc})") from None
 
 
 def _json_block(block: bytes, first_line: int, path: Path, encoding: str, utf8: bool,
