@@ -521,3 +521,18 @@ def test_pieces_parsed_at_once_keep_every_bad_rows_line_and_a_late_bad_bytes_off
     (tmp_path / "late.csv").write_bytes(text)
     with pytest.raises(IngestError, match=rf"late\.csv: byte 0xfc at offset {len(text) - 6} is not valid utf-8"):
         list(iter_csv(tmp_path / "late.csv", block_bytes=512, workers=3))
+
+
+def test_the_key_index_flags_exactly_the_keys_an_earlier_row_had_across_calls():
+    rng = np.random.default_rng(0)
+    index, seen = sch.KeyIndex(), set()
+    for _ in range(20):  # 20 blocks of 500 keys drawn from 3,000, with missing values
+        values = rng.integers(0, 3000, 500).astype(str).tolist() + [None] * 3
+        expected = []
+        for v in values:
+            expected.append(v is not None and v in seen)
+            seen.update([v] if v is not None else [])
+        assert index.add(pl.Series(values)).tolist() == expected
+    assert len(index) == len(seen)
+    held = index.contains(pl.Series(["0", "2999", "x"]))
+    assert held.tolist() == ["0" in seen, "2999" in seen, False]
