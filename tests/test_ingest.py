@@ -536,3 +536,25 @@ def test_the_key_index_flags_exactly_the_keys_an_earlier_row_had_across_calls():
     assert len(index) == len(seen)
     held = index.contains(pl.Series(["0", "2999", "x"]))
     assert held.tolist() == ["0" in seen, "2999" in seen, False]
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_a_table_whose_later_files_gained_a_column_reads_whole_into_polars(tmp_path, monkeypatch, encrypted):
+    import pyarrow as pa
+
+    from mining.ingest import store
+    from mining.ingest.encryption import Keys
+
+    monkeypatch.setenv("MINING_ENCRYPTION_KEY", "ab" * 32)
+    keys = Keys("MINING_ENCRYPTION_KEY") if encrypted else None
+    t = pa.array([pd.Timestamp("2025-01-05"), pd.Timestamp("2025-02-05")], pa.timestamp("us"))
+    schema = {"id": {"type": "string"}, "t": {"type": "datetime"}, "n": {"type": "float"}}
+    writer = store.TableWriter(tmp_path / "t", "t", "month", keys)
+    writer.write(pa.table({"_source": ["a", "a"], "_row": [1, 2], "id": ["a", "b"], "t": t}), schema, 1)
+    writer.write(pa.table({"_source": ["b", "b"], "_row": [1, 2], "id": ["c", "d"], "t": t, "n": [1.5, None]}),
+                 schema, 2)  # the contract's second version: a column added
+    writer.close()
+    back = store.read_polars(tmp_path / "t", keys=keys).sort("id")
+    assert back.columns == ["id", "t", "n"]  # no row origin, schema version or date key
+    assert back["id"].to_list() == ["a", "b", "c", "d"] and back["n"].to_list() == [None, None, 1.5, None]
+    assert store.read_polars(tmp_path / "t", ["id", "n"], keys=keys).columns == ["id", "n"]

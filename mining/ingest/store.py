@@ -213,10 +213,19 @@ def read_column(paths: list[Path], column: str, keys: Keys | None = None) -> pa.
 
 def read_polars(folder: Path, columns: list[str] | None = None, keys: Keys | None = None) -> pl.DataFrame:
     """The table (`columns` of it, else all) as polars, Arrow's types kept (text as text, times as
-    microseconds); row origin, schema version and the date key dropped."""
-    data = file_dataset(files(folder), keys)
-    names = [n for n in data.schema.names if n not in (*ORIGIN, VERSION_COLUMN)]
-    return pl.from_arrow(data.to_table(columns=[n for n in names if columns is None or n in columns]))
+    microseconds); row origin, schema version and the date key dropped. Polars' own reader decodes
+    the files (2-5x faster than Arrow's dataset and a conversion); Arrow's when they are encrypted
+    (only it decrypts) or their types differ where polars does not promote."""
+    paths = files(folder)
+    schema = unified_schema(paths, keys)
+    names = [n for n in schema.names if n not in (*ORIGIN, VERSION_COLUMN) and (columns is None or n in columns)]
+    if keys is None and paths:
+        try:
+            return (pl.scan_parquet([str(p) for p in paths], schema=pl.from_arrow(schema.empty_table()).schema,
+                                    missing_columns="insert").select(names).collect())
+        except pl.exceptions.PolarsError:
+            pass
+    return pl.from_arrow(file_dataset(paths, keys).to_table(columns=names))
 
 
 def read_table(folder: Path, schema: dict[str, dict] | None = None, keep: tuple[str, ...] = (),
