@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from mining.ingest.encryption import Keys
 from mining.ingest.outliers import fences_of
-from mining.ingest.store import file_dataset
+from mining.ingest.store import polars_files, unified_schema
 
 HIDDEN = ("_source", "_row", "_schema_version")
 
@@ -25,14 +25,13 @@ def profile_files(files: list[Path], method: str = "iqr", k: float = 3.0, keys: 
     count (robust rule) per column; columns profiled at once, one per core."""
     if not files:
         return pd.DataFrame(columns=["column", "dtype", "missing_share", "n_unique"])
-    data = file_dataset(files, keys)
-    fields = [f for f in data.schema if f.name not in HIDDEN]
+    fields = [f for f in unified_schema(files, keys) if f.name not in HIDDEN]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="profile") as pool:
-        return pd.DataFrame(list(pool.map(lambda f: _column(data, f, method, k), fields)))
+        return pd.DataFrame(list(pool.map(lambda f: _column(files, keys, f, method, k), fields)))
 
 
-def _column(data, field: pa.Field, method: str, k: float) -> dict:
-    x = pl.from_arrow(data.to_table(columns=[field.name]).column(field.name))
+def _column(files: list[Path], keys: Keys | None, field: pa.Field, method: str, k: float) -> dict:
+    x = polars_files(files, [field.name], keys)[field.name]
     n = len(x)
     row = {"column": field.name, "dtype": str(field.type),
            "missing_share": x.null_count() / n if n else 0.0, "n_unique": int(x.drop_nulls().approx_n_unique())}
