@@ -141,10 +141,10 @@ def stages(customers_csv: Path, events_csv: Path, work: Path, backend: str) -> d
 
     from sklearn.metrics import roc_auc_score
 
-    from mining.features.history import event_columns
+    from mining.features.partitioned import events_for
     from mining.features.store import inputs
     from mining.features.table import build_table
-    from mining.ingest.pipeline import ingest, read_entities, read_events
+    from mining.ingest.pipeline import ingest, read_entities
     from mining.train.candidates import build_candidate
     from mining.train.distributed import fit_on_cluster, search_rows
 
@@ -163,11 +163,7 @@ def stages(customers_csv: Path, events_csv: Path, work: Path, backend: str) -> d
         figures["rows_quarantined"] = result.totals["rows_quarantined"]
         t0 = time.perf_counter()
         entities = read_entities(params)
-        if client is None:
-            events = read_events(params, event_columns(params["data"]["events"]))
-        else:
-            from mining.features.partitioned import ClusterEvents
-            events = ClusterEvents.of(params, client)
+        events = events_for(params, client)
         table = build_table(params, CHARTER, entities, events)
         figures["features_s"] = time.perf_counter() - t0
         frame, defs = table.frame, table.definitions

@@ -206,10 +206,10 @@ def iter_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8", block_by
                                                                             delimiter, encoding), workers)
 
 
-def in_parallel(pieces: Iterator[tuple], parse, workers: int | None = None) -> Iterator[Chunk]:
-    """`parse(*piece)` for each newline-ended piece of a file, `workers` threads at once (the
-    parsers release the GIL), yielded in file order while the caller checks the previous ones.
-    Memory: about `workers` + 2 pieces at a time."""
+def in_parallel(pieces: Iterator[tuple], parse, workers: int | None = None) -> Iterator:
+    """`parse(*piece)` for each piece (of a file, or a block to check), `workers` threads at once
+    (the parsers and checks release the GIL), yielded in order while the caller handles the previous
+    ones. Memory: about `workers` + 2 pieces at a time."""
     workers = workers or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parse") as pool:
         pending: deque = deque()

@@ -12,6 +12,7 @@ import pandas as pd
 from mining.catalog import Catalog
 from mining.features.history import event_columns, history_features
 from mining.ingest import store
+from mining.ingest.pipeline import read_events
 from mining.params import Params
 
 
@@ -64,6 +65,14 @@ class ClusterEvents:
         counts = [c for c in out.columns if c.startswith(("n_events_", "amount_sum_"))]
         out[counts] = out[counts].fillna(0.0)  # an id without history: no events, no amount
         return out.reset_index(drop=True)
+
+
+def events_for(params: Params, client):
+    """The event history for the features stage: in memory (polars, the columns the history reads)
+    on the local backend, held on the cluster with a Dask `client`; None when there is none."""
+    if client is None:
+        return read_events(params, event_columns(params["data"]["events"]))
+    return ClusterEvents.of(params, client)
 
 
 def _part(events: pd.DataFrame, shares: list[str], *, id_col: str, **kw) -> pd.DataFrame:

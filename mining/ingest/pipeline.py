@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import shutil
-from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +22,7 @@ from mining.backend import dask_client
 from mining.catalog import Catalog, member
 from mining.charter import CLASSIFICATION, task_of
 from mining.data import demo
-from mining.data.files import REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas
+from mining.data.files import REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas, in_parallel
 from mining.data.sources import BUILTIN_DEMO, open_source, read_demo
 from mining.ingest import encryption, store
 from mining.ingest import schema as sch
@@ -301,31 +299,25 @@ def _stream_here(name: str, blocks: Iterator[tuple[pa.Table, str, str]], run: _T
     keys of unique columns (8 bytes each)."""
     pseudonym = pseudonymiser(pseudonym_env) if pseudonym_env else None
     keys: dict[str, sch.KeyIndex] = {}
-    workers = os.cpu_count() or 1
 
-    def finish(item) -> None:
-        typed, schema, version = item
+    def typed(table: pa.Table, origin: str, absent: str, schema: dict, version: int):
+        return sch.type_block(pl.from_arrow(table), schema, name, origin, absent), schema, version
+
+    def as_of_block() -> Iterator[tuple]:  # each block with the contract as of it (a later one may extend it)
+        for table, origin, absent in blocks:
+            yield table, origin, absent, copy.deepcopy(run.contract.schema), run.contract.version
+
+    for block, schema, version in in_parallel(as_of_block(), typed):
         for col, spec in schema.items():
             if spec.get("unique"):
                 keys.setdefault(col, sch.KeyIndex())
-        valid, bad, counts = finish_block(typed.result(), schema, name, keys, personal, pseudonym, orphans)
+        valid, bad, counts = finish_block(block, schema, name, keys, personal, pseudonym, orphans)
         run.count(counts)
         writer.write(as_arrow(valid), schema, version)
         for q in bad:
             quarantine.write(q)
             run.rows_quarantined += len(q)
         run.rows_valid += len(valid)
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
-        pending: deque = deque()
-        for table, origin, absent in blocks:
-            schema = copy.deepcopy(run.contract.schema)  # as of this block (a later one may extend it)
-            pending.append((pool.submit(sch.type_block, pl.from_arrow(table), schema, name, origin, absent),
-                            schema, run.contract.version))
-            if len(pending) > workers:
-                finish(pending.popleft())
-        while pending:
-            finish(pending.popleft())
 
 
 def _blocks(name: str, chunks: Iterator[Chunk], contract_for, quarantine: store.QuarantineWriter,

@@ -198,12 +198,14 @@ def unified_schema(paths: list[Path], keys: Keys | None = None) -> pa.Schema:
     return pa.unify_schemas([pq.read_schema(p, **_read(keys)) for p in paths], promote_options="permissive")
 
 
-def file_dataset(paths: list[Path], keys: Keys | None = None, folder: Path | None = None) -> ds.Dataset:
-    """Files as one dataset, their schemas unified (a column a file lacks reads as null), decrypted
-    with `keys`; with `folder`, its hive date key is a column too."""
+def file_dataset(paths: list[Path], keys: Keys | None = None, folder: Path | None = None,
+                 schema: pa.Schema | None = None) -> ds.Dataset:
+    """Files as one dataset, their schemas unified (a column a file lacks reads as null; `schema`:
+    their `unified_schema`, when the caller has it), decrypted with `keys`; with `folder`, its hive
+    date key is a column too."""
     fmt = ds.ParquetFileFormat(**({"default_fragment_scan_options": keys.scan_options()} if keys else {}))
     hive = {"partitioning": ds.partitioning(flavor="hive"), "partition_base_dir": str(folder)} if folder else {}
-    return ds.dataset([str(p) for p in paths], schema=unified_schema(paths, keys), format=fmt, **hive)
+    return ds.dataset([str(p) for p in paths], schema=schema or unified_schema(paths, keys), format=fmt, **hive)
 
 
 def read_column(paths: list[Path], column: str, keys: Keys | None = None) -> pa.ChunkedArray:
@@ -217,11 +219,12 @@ def read_polars(folder: Path, columns: list[str] | None = None, keys: Keys | Non
     return polars_files(files(folder), columns, keys)
 
 
-def polars_files(paths: list[Path], columns: list[str] | None = None, keys: Keys | None = None) -> pl.DataFrame:
-    """`read_polars` of these files. Polars' own reader decodes them (2-5x faster than Arrow's dataset
-    and a conversion); Arrow's when they are encrypted (only it decrypts) or their types differ where
-    polars does not promote."""
-    schema = unified_schema(paths, keys)
+def polars_files(paths: list[Path], columns: list[str] | None = None, keys: Keys | None = None,
+                 schema: pa.Schema | None = None) -> pl.DataFrame:
+    """`read_polars` of these files (`schema`: their `unified_schema`, when the caller has it). Polars'
+    own reader decodes them (2-5x faster than Arrow's dataset and a conversion); Arrow's when they are
+    encrypted (only it decrypts) or their types differ where polars does not promote."""
+    schema = schema or unified_schema(paths, keys)
     names = [n for n in schema.names if n not in (*ORIGIN, VERSION_COLUMN) and (columns is None or n in columns)]
     if keys is None and paths:
         try:
@@ -229,7 +232,7 @@ def polars_files(paths: list[Path], columns: list[str] | None = None, keys: Keys
                                     missing_columns="insert").select(names).collect())
         except pl.exceptions.PolarsError:
             pass
-    return pl.from_arrow(file_dataset(paths, keys).to_table(columns=names))
+    return pl.from_arrow(file_dataset(paths, keys, schema=schema).to_table(columns=names))
 
 
 def read_table(folder: Path, schema: dict[str, dict] | None = None, keep: tuple[str, ...] = (),
