@@ -95,6 +95,25 @@ def test_inferred_schema_quarantines_the_odd_value_out():
     assert res.quarantine["reasons"].tolist() == ["type:n (expected int)"]
 
 
+def test_a_date_that_does_not_exist_is_quarantined_not_rolled_over():
+    df = pd.DataFrame({"_source": "s", "_row": [1, 2, 3], "when": ["2025-02-28T10:00:00", "2025-02-30T10:00:00",
+                                                                    "2025-03-02 10:00"]})
+    res = sch.validate(df, {"when": {"type": "datetime"}}, "t", "s")
+    assert res.quarantine["row"].tolist() == [2] and res.quarantine["reasons"].tolist() == ["type:when (expected datetime)"]
+    assert res.valid["when"].tolist() == [pd.Timestamp("2025-02-28 10:00"), pd.Timestamp("2025-03-02 10:00")]
+
+
+def test_whole_numbers_keep_every_digit_and_blanks_around_a_number_are_ignored():
+    df = pd.DataFrame({"_source": "s", "_row": range(1, 7),
+                       "n": ["9007199254740993", " 42 ", "3.0", "1e3", "3.5", None],
+                       "x": ["0.1", " 2.5", "n/a", "1e-3", "7", None]})
+    res = sch.validate(df, {"n": {"type": "int"}, "x": {"type": "float"}}, "t", "s")
+    assert res.quarantine["row"].tolist() == [3, 5]
+    assert res.quarantine["reasons"].tolist() == ["type:x (expected float)", "type:n (expected int)"]
+    assert res.valid["n"].tolist()[:3] == [9007199254740993, 42, 1000]  # 2**53 + 1 is not rounded to a float
+    assert res.valid["x"].tolist()[:3] == [0.1, 2.5, 0.001]
+
+
 def test_unknown_type_in_schema_is_refused():
     df = pd.DataFrame({"_source": "s", "_row": [1], "a": [1]})
     with pytest.raises(IngestError, match="unknown type"):
@@ -558,3 +577,56 @@ def test_a_table_whose_later_files_gained_a_column_reads_whole_into_polars(tmp_p
     assert back.columns == ["id", "t", "n"]  # no row origin, schema version or date key
     assert back["id"].to_list() == ["a", "b", "c", "d"] and back["n"].to_list() == [None, None, 1.5, None]
     assert store.read_polars(tmp_path / "t", ["id", "n"], keys=keys).columns == ["id", "n"]
+
+
+def test_only_columns_with_few_distinct_values_are_dictionary_encoded(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mining.ingest import store
+
+    n = 1000
+    t = pa.array(pd.Timestamp("2025-01-01") + pd.to_timedelta(np.arange(n) * 3, unit="h"), pa.timestamp("us"))
+    schema = {"id": {"type": "string"}, "kind": {"type": "category"}, "t": {"type": "datetime"}}
+    writer = store.TableWriter(tmp_path / "t", "t", "month")
+    writer.write(pa.table({"id": [f"e{i}" for i in range(n)], "kind": ["a", "b", "c", "d"] * (n // 4), "t": t}),
+                 schema, 1)
+    writer.close()
+    files = store.files(tmp_path / "t")
+    assert len(files) == 5  # 1,000 rows three hours apart: January to May
+    meta = pq.ParquetFile(files[0]).metadata
+    encodings = {meta.schema.column(i).name: meta.row_group(0).column(i).encodings for i in range(meta.num_columns)}
+    assert any("DICTIONARY" in e for e in encodings["kind"])  # 4 values: a dictionary pays
+    assert not any("DICTIONARY" in e for e in encodings["id"])  # every value distinct: plain
+    assert sorted(store.read_table(tmp_path / "t")["id"]) == sorted(f"e{i}" for i in range(n))
+
+
+def test_later_json_pieces_take_the_one_pass_parse_only_when_nothing_can_be_lost(tmp_path):
+    from mining.data.files import _flat_json_block, iter_jsonl
+
+    rows = [{"id": f"r{i}", "n": i, "x": i / 4, "ok": i % 2 == 0, "note": None if i % 3 else 't"q'} for i in range(400)]
+    rows[300]["extra"] = 7  # a field the first piece lacks, late in the file
+    rows[350]["nested"] = {"a": [1, 2]}
+    f = tmp_path / "log.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    chunks = list(iter_jsonl(f, block_bytes=2048))
+    assert len(chunks) > 5
+    frame = pl.concat([pl.from_arrow(c.table).with_columns(pl.all().cast(pl.Utf8)) for c in chunks], how="diagonal")
+    assert frame["_row"].cast(pl.Int64).to_list() == list(range(1, 401))  # every line, in order
+    assert frame["n"].cast(pl.Int64).to_list() == list(range(400))  # as numbers or as text: the same values
+    assert frame["x"].cast(pl.Float64).to_list() == [i / 4 for i in range(400)]
+    assert frame["ok"].to_list() == ["true" if i % 2 == 0 else "false" for i in range(400)]
+    assert frame["note"].to_list() == [None if i % 3 else 't"q' for i in range(400)]
+    assert frame.filter(pl.col("id") == "r300")["extra"].to_list() == ["7"]
+    assert json.loads(frame.filter(pl.col("id") == "r350")["nested"].item()) == {"a": [1, 2]}
+
+    fields = ["id", "n"]
+    fast = _flat_json_block(b'{"id": "a", "n": 1}\n{"id": "b", "n": null}\n', 5, 2, f, fields)
+    assert fast.table["n"].to_pylist() == ["1", None] and fast.table["_row"].to_pylist() == [5, 6]
+    for refused in (b'{"id": "a", "n": 1, "new": 2}\n',  # a field the first piece lacked
+                    b'{"id": "a", "n": [1]}\n', b'{"id": "a", "n": {"m": 1}}\n',  # nested values
+                    b'{"id" : "a"}\n',  # a space before the colon: keys cannot be counted
+                    b'{"id": "a", "id": "b"}\n',  # a key twice
+                    b'\n{"id": "a"}\n', b'{"id": "a"\n'):  # a blank line, a line that does not parse
+        assert _flat_json_block(refused, 1, refused.count(b"\n"), f, fields) is None, refused
+    assert _flat_json_block(b'{"id": "a", "n": 1, "new": null}\n', 1, 1, f, fields) is not None  # nothing to lose

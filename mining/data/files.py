@@ -284,6 +284,33 @@ def _json_block(block: bytes, first_line: int, path: Path, encoding: str, utf8: 
             + _json_block(block[cut:], first_line + left.count(b"\n"), path, encoding, utf8, min_lines))
 
 
+def _flat_json_block(block: bytes, first_line: int, n_lines: int, path: Path, fields: list[str]) -> Chunk | None:
+    """A piece whose lines are flat objects of known `fields`, parsed in one pass with every field as
+    text (polars' type inference is a second pass over the piece: 2.4x the time); None when that
+    cannot be shown, and the piece goes the general way (`_json_block`).
+
+    Shown by counting bytes: no line nests (one `{` a line, no `[`) and no whitespace follows a quote,
+    so every key is a `":`; more of those than parsed values plus written nulls means a key the known
+    fields lack (or a value lost). Equal counts leave room only for unknown keys whose values are all
+    null: nothing is lost."""
+    if b"[" in block:
+        return None
+    raw = np.frombuffer(block, np.uint8)
+    after_quote = raw[np.flatnonzero(raw[:-1] == ord('"')) + 1]
+    if np.count_nonzero(raw == ord("{")) != n_lines or np.isin(after_quote, tuple(b" \t\r")).any():
+        return None
+    try:
+        frame = pl.read_ndjson(io.BytesIO(block), schema={f: pl.String for f in fields})
+    except pl.exceptions.PolarsError:
+        return None
+    keys = int(np.count_nonzero(after_quote == ord(":")))
+    values = sum(frame.height - frame[f].null_count() for f in fields)
+    if frame.height != n_lines or (keys != values and keys != values + block.count(b'":null') + block.count(b'": null')):
+        return None
+    table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+    return Chunk(with_origin(table, str(path), np.arange(first_line, first_line + n_lines)), _rejected([]))
+
+
 def _nested_as_json(frame: pl.DataFrame) -> pl.DataFrame:
     """Nested values (objects, lists) as their JSON text: a table column holds scalars."""
     nested = [c for c, t in frame.schema.items() if isinstance(t, (pl.Struct, pl.List, pl.Array))]
@@ -296,26 +323,39 @@ def _nested_as_json(frame: pl.DataFrame) -> pl.DataFrame:
 def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYTES,
                workers: int | None = None) -> Iterator[Chunk]:
     """JSON-lines blocks, parsed by polars (pieces at once, by `in_parallel`), with each bad line
-    found and the rest kept."""
+    found and the rest kept. The first piece is parsed on its own: its fields let the later pieces
+    take the one-pass parse of flat records (`_flat_json_block`); a piece that may hold anything
+    else goes the general way."""
     utf8 = encoding.lower().replace("-", "") in ("utf8", "ascii")
+    fields: list[str] = []
 
-    def pieces() -> Iterator[tuple[int, int, bytes]]:
+    def pieces() -> Iterator[tuple[int, int, bytes, int]]:
         first_line = 1
         for offset, block in _text_blocks(path, block_bytes):
-            yield offset, first_line, block
-            first_line += block.count(b"\n")
+            n_lines = block.count(b"\n")
+            yield offset, first_line, block, n_lines
+            first_line += n_lines
 
-    def parse(offset: int, first_line: int, block: bytes) -> Chunk:
+    def parse(offset: int, first_line: int, block: bytes, n_lines: int) -> Chunk:
         try:
             block.decode(encoding)
         except UnicodeDecodeError as exc:
             raise IngestError(f"{path}: byte 0x{block[exc.start]:02x} at offset {offset + exc.start} is not valid "
                               f"{encoding}; set data.encoding to the file's encoding (e.g. latin-1)") from None
+        flat = _flat_json_block(block, first_line, n_lines, path, fields) if fields and utf8 else None
+        if flat is not None:
+            return flat
         parts = _json_block(block, first_line, path, encoding, utf8)
         return Chunk(concat([p.table for p in parts if p.table.num_rows]),
                      pd.concat([p.rejected for p in parts], ignore_index=True))
 
-    yield from in_parallel(pieces(), parse, workers)
+    later = pieces()
+    if (first := next(later, None)) is None:
+        return
+    chunk = parse(*first)
+    fields += [c for c in chunk.table.column_names if c not in ("_source", "_row")]
+    yield chunk
+    yield from in_parallel(later, parse, workers)
 
 
 def iter_parquet(path: Path, batch_rows: int = 500_000) -> Iterator[Chunk]:

@@ -16,30 +16,36 @@ def history_features(events: pl.DataFrame | pd.DataFrame, ids: pd.Series, *, id_
                      category_col: str | None = None) -> pd.DataFrame:
     """One row per id in `ids` (same order); ids without history get zero counts and NaN recency.
 
-    Computed with polars (one multi-threaded pass; pandas' group-bys took 15 s for 2 M events). Each
-    id's amounts are summed in sorted order, so that float sums do not depend on the order a
-    parallel Parquet scan delivers the rows in."""
+    Computed with polars (one multi-threaded pass; pandas' group-bys took 15 s for 2 M events), on
+    integer keys: the events are joined to the ids once, and everything after moves numbers, not
+    text. The events are sorted by amount first, so that each id's amounts are summed in the same
+    order whatever order a parallel Parquet scan (or a cluster's partition) delivers them in: a group
+    keeps its rows' order."""
     cutoff = pd.Timestamp(cutoff)
-    keys = pl.Series(ids.astype(str).to_numpy(), dtype=pl.Utf8)
+    wanted = pl.DataFrame({id_col: pl.Series(ids.astype(str).to_numpy(), dtype=pl.Utf8)})
+    index = wanted.unique(maintain_order=True).with_row_index("_key")
     cols = [c for c in (id_col, time_col, amount_col, category_col) if c]
     frame = events.select(cols) if isinstance(events, pl.DataFrame) else pl.from_pandas(events[cols])
     past = (frame.lazy()
             .with_columns([pl.col(c).cast(pl.Utf8) for c in (id_col, category_col) if c])
-            .filter((pl.col(time_col) < cutoff) & pl.col(id_col).is_in(keys.implode()))
-            .with_columns(((pl.lit(cutoff) - pl.col(time_col)).dt.total_microseconds() / 1e6 / 86_400).alias("_age"))
-            .collect())
+            .filter(pl.col(time_col) < cutoff)
+            .join(index.lazy(), on=id_col, how="inner")
+            .select("_key", ((pl.lit(cutoff) - pl.col(time_col)).dt.total_microseconds() / 1e6 / 86_400).alias("_age"),
+                    *[c for c in (amount_col, category_col) if c]))
+    past = (past.sort(amount_col) if amount_col else past).collect()
     aggs = [pl.col("_age").min().alias("days_since_last_event"), pl.col("_age").max().alias("days_since_first_event")]
     for w in sorted(windows_days):
         recent = pl.col("_age") <= w
         aggs.append(recent.sum().cast(pl.Float64).alias(f"n_events_{w}d"))
         if amount_col:
-            amount = pl.col(amount_col).cast(pl.Float64).filter(recent).sort()
+            amount = pl.col(amount_col).cast(pl.Float64).filter(recent)
             aggs += [amount.sum().alias(f"amount_sum_{w}d"), amount.mean().alias(f"amount_mean_{w}d")]
     cats = sorted(past[category_col].drop_nulls().unique().to_list()) if category_col else []
     known = pl.col(category_col).is_not_null().sum() if category_col else None
     aggs += [((pl.col(category_col) == c).sum() / known).alias(f"share_{c}") for c in cats]
-    grouped = past.group_by(id_col).agg(aggs).to_pandas().set_index(id_col)
-    out = grouped.reindex(pd.Index(keys.to_list(), name=id_col))
+    grouped = past.group_by("_key").agg(aggs)
+    rows = wanted.join(index, on=id_col, how="left", maintain_order="left").select("_key")  # in the order asked
+    out = rows.join(grouped, on="_key", how="left", maintain_order="left").drop("_key").to_pandas()
     counts = [c for c in out.columns if c.startswith(("n_events_", "amount_sum_"))]
     out[counts] = out[counts].fillna(0.0)
     short, long = min(windows_days), max(windows_days)

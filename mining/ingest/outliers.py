@@ -24,7 +24,8 @@ def fences(method: str, k: float, centre: float, lower: float, upper: float) -> 
 def fences_of(values: pa.ChunkedArray | pl.Series, method: str, k: float) -> tuple[float, float] | None:
     """The fences of a column (read from the written files): quartiles interpolated linearly, as
     pandas and DuckDB's quantile_cont do; None when the column has no spread or no values."""
-    x = (values if isinstance(values, pl.Series) else pl.from_arrow(values)).cast(pl.Float64).drop_nulls()
+    # one contiguous chunk: polars selects a quantile of one chunk, but sorts a column of many (6x slower)
+    x = (values if isinstance(values, pl.Series) else pl.from_arrow(values)).cast(pl.Float64).drop_nulls().rechunk()
     if x.is_empty():
         return None
     med = x.median()
