@@ -25,7 +25,10 @@ SECRET_NAME = re.compile(r"pass(word)?|pwd|secret|token|key|signature|^sig$|cred
 # MLFLOW_TRACKING_TOKEN), not the shell's PWD or a *_KEYBOARD
 SECRET_ENV = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|(^|_)(PASS|KEY|AUTH|CREDENTIALS?|SIG|SIGNATURE|APIKEY)(_|$)",
                         re.IGNORECASE)
-URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/\s@'\"<>]*@)?(?P<rest>[^\s'\"<>]*)", re.IGNORECASE)
+# a scheme starts at the first letter of a run of scheme characters; matching only from a run's start
+# keeps a report's base64 images linear (from every letter of them: 1.5 s for a 670 kB report)
+URL = re.compile(r"(?<![a-z0-9+.-])(?P<lead>[0-9+.-]*)(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/\s@'\"<>]*@)?"
+                 r"(?P<rest>[^\s'\"<>]*)", re.IGNORECASE)
 QUERY_PAIR = re.compile(r"(?P<key>[\w.-]+)=(?P<value>[^&#\s'\"<>]*)")
 MIN_SECRET = 6  # shorter environment values are too common to search for
 
@@ -61,7 +64,8 @@ def _secret_values() -> list[str]:
 
 def redact_text(text: str) -> str:
     """`text` with URL passwords, secret query parameters and secret environment values masked."""
-    text = URL.sub(lambda m: m["scheme"] + _userinfo(m["scheme"], m["userinfo"] or "") + _query(m["rest"]), text)
+    text = URL.sub(lambda m: m["lead"] + m["scheme"] + _userinfo(m["scheme"], m["userinfo"] or "") + _query(m["rest"]),
+                   text)
     for value in _secret_values():
         text = text.replace(value, MASK)
     return text

@@ -5,9 +5,21 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import threading
+import time
 from pathlib import Path
 
-import nbformat
+# A share of the cores per test worker, for this process and the stages it starts: OpenMP pools
+# (scikit-learn's HistGradientBoosting, LightGBM, XGBoost) sized for the whole machine spin against
+# each other's workers (with two stages side by side, HistGradientBoosting took 22 s on 1,125 rows).
+# Set in the xdist workers only (the controller's environment is theirs too); a limit already in the
+# environment is kept.
+THREADS = str(max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+if "PYTEST_XDIST_WORKER" in os.environ:
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, THREADS)
+
+import nbformat  # after the thread limits: OpenBLAS reads them when numpy loads
 import pytest
 import sqlalchemy as sa
 
@@ -30,6 +42,7 @@ def make_project(dest: Path) -> Path:
     make_sandbox(dest, ROOT)
     set_params(dest, "data", {"demo.n_customers": 1500, "demo.events_per_month": 2.0})
     set_params(dest, "train", {"validation.folds_below_rows": {10000: 3}, "time_budget_s": 20, "n_trials": 3,
+                               "n_jobs": int(THREADS),
                                "pruning.budget_share": 0.25, "pruning.shap_sample": 300,
                                "automl_reference.budget_s": 5})
     set_params(dest, "evaluate", {"shap_sample": 200, "n_boot": 100})
@@ -38,8 +51,13 @@ def make_project(dest: Path) -> Path:
     set_params(dest, "monitor", {"traffic.days": 42, "traffic.start_day": 21, "traffic.per_day": 60})
     # a 1,500-customer demo has ~375 holdout rows: judge groups on fewer positives than the default; its
     # 20 s search, sharing the CPUs with another test worker, reaches an out-of-fold precision of about
-    # 0.39-0.45 at the operating point, so the floor sits below that spread (0.4 failed a run at 0.3947)
-    set_params(dest, "project", {"kpis.min_group_positives": 10, "kpis.min_precision": 0.35})
+    # 0.39-0.45 at the operating point, so the floor sits below that spread (0.4 failed a run at 0.3947).
+    # The two age bands large enough to judge hold 12 and 18 of the holdout's 47 positives: one missed
+    # positive moves a band's false-negative rate by 0.06-0.08, and equally good models measured 0.14
+    # and (a CI run) 0.33, so the charter's 0.2 would gate sampling noise here; the tests of that gate
+    # set their own limit (the Telco run keeps 0.2)
+    set_params(dest, "project", {"kpis.min_group_positives": 10, "kpis.min_precision": 0.35,
+                                 "kpis.max_equalized_odds_difference": 0.6})
     run(["git", "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-qam", "tiny demo"], dest)
     return dest
 
@@ -49,13 +67,49 @@ def tiny_project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "project")
 
 
+def _demo_folder(tmp_path_factory) -> Path:
+    """Where the tiny demo is built: the run's folder shared by the xdist workers, or this session's."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if "PYTEST_XDIST_WORKER" in os.environ else base) / "built_demo"
+
+
+def _build_demo(folder: Path) -> None:
+    try:
+        run(["dvc", "repro"], make_project(folder / "project"))
+        (folder / "built").touch()
+    except BaseException as exc:
+        (folder / "failed").write_text(f"{type(exc).__name__}: {exc}")
+        raise
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_build(request, tmp_path_factory) -> None:
+    """When a collected test needs the built demo, the first worker to start claims its build and runs
+    it in a background thread (the work is `dvc repro` in subprocesses) while tests go on: one build
+    per run, and no worker idles waiting for another's."""
+    if not any("built_demo" in item.fixturenames for item in request.session.items):
+        return
+    folder = _demo_folder(tmp_path_factory)
+    try:
+        folder.mkdir()  # the claim: only one worker creates it
+    except FileExistsError:
+        return
+    threading.Thread(target=_build_demo, args=(folder,), name="tiny demo build", daemon=True).start()
+
+
 @pytest.fixture(scope="session")
-def built_demo(tmp_path_factory) -> Path:
-    """One tiny demo project with the whole pipeline run (`dvc repro`), built once per session: the
-    end-to-end tests that start from a reproduced demo copy it instead of each paying for the run."""
-    root = make_project(tmp_path_factory.mktemp("built") / "project")
-    run(["dvc", "repro"], root)
-    return root
+def built_demo(tmp_path_factory, demo_build) -> Path:
+    """One tiny demo project with the whole pipeline run (`dvc repro`), built once per test run
+    (`demo_build`): the end-to-end tests that start from a reproduced demo copy it instead of each
+    paying for the run."""
+    folder, deadline = _demo_folder(tmp_path_factory), time.monotonic() + 3600
+    while not (folder / "built").exists():
+        if (folder / "failed").exists():
+            pytest.fail(f"the tiny demo's build failed: {(folder / 'failed').read_text()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"the tiny demo's build in {folder} did not finish within an hour")
+        time.sleep(1)
+    return folder / "project"
 
 
 @pytest.fixture

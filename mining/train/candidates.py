@@ -6,9 +6,11 @@ Boosters get early stopping, so `n_estimators` is a ceiling rather than a guess.
 
 from __future__ import annotations
 
+import numpy as np
 from lightgbm import LGBMClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from xgboost import XGBClassifier
@@ -30,6 +32,23 @@ INTERPRETABILITY = {
 }
 SCALED = {"logreg", "mlp", "torch_mlp"}  # inputs standardised for these
 NATIVE = {"catboost"}  # always given category codes; LightGBM when its settings say `categorical: native`
+
+
+class RankingMLP(MLPClassifier):
+    """scikit-learn's MLP, early-stopped on the validation slice's ROC AUC instead of its accuracy.
+
+    The search ranks by ROC AUC; on a rare class accuracy stays at the majority share from the first
+    epoch, so the stock MLP stops after `n_iter_no_change` epochs of a barely trained net (IBM HR
+    attrition, 16 % positives: 5-fold ROC AUC 0.64 stopped on accuracy, 0.84 on ROC AUC)."""
+
+    def _score(self, X, y, sample_weight=None) -> float:
+        if len(np.unique(y)) < 2:  # one class in the slice: no ranking to measure
+            return super()._score(X, y, sample_weight=sample_weight)
+        scores = self._forward_pass_fast(X, check_input=False)
+        if not np.isfinite(scores).all():
+            return np.nan
+        positive = scores[:, -1] if scores.ndim == 2 else scores
+        return float(roc_auc_score(y, positive, sample_weight=sample_weight))
 
 
 def _estimator(name: str, settings: dict, *, seed: int, n_jobs: int, class_weight: str | None,
@@ -55,7 +74,7 @@ def _estimator(name: str, settings: dict, *, seed: int, n_jobs: int, class_weigh
         settings = dict(settings)
         if "hidden_layer_sizes" in settings:
             settings["hidden_layer_sizes"] = tuple(settings["hidden_layer_sizes"])
-        return MLPClassifier(random_state=seed, early_stopping=True, **settings)
+        return RankingMLP(random_state=seed, early_stopping=True, **settings)
     if name == "torch_mlp":
         from mining.train.torch_mlp import TorchMLPClassifier  # optional: needs the torch extra
 
