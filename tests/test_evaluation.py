@@ -348,3 +348,22 @@ def test_mitigate_measures_both_remedies_on_the_judged_groups_and_decides_the_sh
     eo = out["table"]["equalized_odds_difference"].tolist()
     assert len(eo) == 3 and eo[0] > 0.2 and eo[1] < 0.5 * eo[0]  # per-group thresholds narrow the gap
     assert out["ships"] == (eo[2] <= 0.2) and out["threshold_optimizer"].shape == (1000,)
+
+
+def test_group_rates_and_their_intervals_are_fairlearns_figures():
+    """The numpy counts behind the bootstrap equal fairlearn's MetricFrame on every group, those with
+    no positives or no negatives included; each interval holds its group's rate."""
+    from fairlearn.metrics import MetricFrame
+
+    from mining.evaluate.fairness import RATES, group_rates, group_table
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        n = int(rng.integers(5, 80))
+        y, pred, g = rng.integers(0, 2, n), rng.integers(0, 2, n), rng.choice(list("abcde"), n)
+        y[g == "a"], y[g == "b"] = 0, 1  # a: no positives, b: no negatives
+        expected = MetricFrame(metrics=RATES, y_true=y, y_pred=pred, sensitive_features=g).by_group
+        got = group_rates(y, pred, np.searchsorted(expected.index.to_numpy(), g), len(expected))
+        np.testing.assert_allclose(got.T, expected.to_numpy())
+    t = group_table(y, pred, g, n_boot=200, seed=0, min_group_size=1)
+    for name in RATES:
+        assert all(lo <= r <= hi for r, (lo, hi) in zip(t[name], t[f"{name}_ci"])), t[[name, f"{name}_ci"]]

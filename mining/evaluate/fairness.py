@@ -57,14 +57,18 @@ def group_table(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, *, n_boot: 
 
 
 def group_rates(y: np.ndarray, pred: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
-    """Selection, false-positive and false-negative rate of each group code (rows of the result;
-    NaN where a group has no rows, no negatives or no positives)."""
+    """Selection, false-positive and false-negative rate of each group code (rows of the result). As
+    fairlearn defines them, a group with no negatives has a false-positive rate of 0 (no positives:
+    false-negative rate 0); a group with no rows has none (NaN)."""
     def per_group(weights: np.ndarray) -> np.ndarray:
         return np.bincount(codes, weights=weights, minlength=n_groups)
+
+    def rate(hits: np.ndarray, of: np.ndarray) -> np.ndarray:
+        return np.divide(hits, of, out=np.where(rows > 0, 0.0, np.nan), where=of > 0)
     y, pred = y.astype(float), pred.astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.stack([per_group(pred) / per_group(np.ones_like(y)), per_group(pred * (1 - y)) / per_group(1 - y),
-                         1 - per_group(pred * y) / per_group(y)])
+    rows, negatives, positives = per_group(np.ones_like(y)), per_group(1 - y), per_group(y)
+    missed = positives - per_group(pred * y)
+    return np.stack([rate(per_group(pred), rows), rate(per_group(pred * (1 - y)), negatives), rate(missed, positives)])
 
 
 def rate_intervals(y: np.ndarray, pred: np.ndarray, codes: np.ndarray, n_groups: int, *, n_boot: int, seed: int,
