@@ -86,7 +86,7 @@ def _build_demo(folder: Path) -> None:
 def demo_build(request, tmp_path_factory) -> None:
     """When a collected test needs the built demo, the first worker to start claims its build and runs
     it in a background thread (the work is `dvc repro` in subprocesses) while tests go on: one build
-    per run, and no worker idles waiting for another's."""
+    per run; a worker that needs it sooner waits for it (`built_demo`)."""
     if not any("built_demo" in item.fixturenames for item in request.session.items):
         return
     folder = _demo_folder(tmp_path_factory)

@@ -47,8 +47,7 @@ class RankingMLP(MLPClassifier):
         scores = self._forward_pass_fast(X, check_input=False)
         if not np.isfinite(scores).all():
             return np.nan
-        positive = scores[:, -1] if scores.ndim == 2 else scores
-        return float(roc_auc_score(y, positive, sample_weight=sample_weight))
+        return float(roc_auc_score(y, scores[:, -1], sample_weight=sample_weight))  # (rows, 1): the positive class
 
 
 def _estimator(name: str, settings: dict, *, seed: int, n_jobs: int, class_weight: str | None,
