@@ -630,3 +630,17 @@ def test_later_json_pieces_take_the_one_pass_parse_only_when_nothing_can_be_lost
                     b'\n{"id": "a"}\n', b'{"id": "a"\n'):  # a blank line, a line that does not parse
         assert _flat_json_block(refused, 1, refused.count(b"\n"), f, fields) is None, refused
     assert _flat_json_block(b'{"id": "a", "n": 1, "new": null}\n', 1, 1, f, fields) is not None  # nothing to lose
+
+
+def test_a_json_log_with_a_byte_that_is_not_utf8_stops_at_its_offset_and_utf8_text_reads(tmp_path):
+    from mining.data.files import iter_jsonl
+
+    good = "".join(f'{{"rid": {i}, "city": "{"Zürich" if i % 2 else "Bern"}"}}\n' for i in range(40)).encode()
+    (tmp_path / "ok.jsonl").write_bytes(good)
+    frame = pd.concat([c.frame for c in iter_jsonl(tmp_path / "ok.jsonl", block_bytes=256)], ignore_index=True)
+    assert len(frame) == 40 and frame["city"].tolist()[:2] == ["Bern", "Zürich"]
+    bad = good + b'{"rid": 40, "city": "Z\xfcrich"}\n'
+    (tmp_path / "bad.jsonl").write_bytes(bad)
+    at = bad.index(b"\xfc")
+    with pytest.raises(IngestError, match=rf"bad\.jsonl: byte 0xfc at offset {at} is not valid utf-8"):
+        list(iter_jsonl(tmp_path / "bad.jsonl", block_bytes=256))

@@ -338,7 +338,8 @@ def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYT
 
     def parse(offset: int, first_line: int, block: bytes, n_lines: int) -> Chunk:
         try:
-            block.decode(encoding)
+            if not (utf8 and block.isascii()):  # ASCII is valid UTF-8: a scan, not a decoded copy of the piece
+                block.decode(encoding)
         except UnicodeDecodeError as exc:
             raise IngestError(f"{path}: byte 0x{block[exc.start]:02x} at offset {offset + exc.start} is not valid "
                               f"{encoding}; set data.encoding to the file's encoding (e.g. latin-1)") from None

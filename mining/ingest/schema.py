@@ -202,20 +202,20 @@ class KeyIndex:
 
     def add(self, values: pl.Series) -> np.ndarray:
         """Mark each non-null value already seen (earlier in this call or before) as a duplicate,
-        and remember the rest. One sort of the hashes serves the lookup and the insert."""
-        present = values.is_not_null().to_numpy()
-        dup = np.zeros(len(values), dtype=bool)
-        if not present.any():
+        and remember the rest."""
+        return self.add_hashed(HashedKeys.of(values))
+
+    def add_hashed(self, keys: HashedKeys) -> np.ndarray:
+        """`add` for keys hashed and sorted beforehand: only the lookup and the merge are left,
+        the part that must follow source order."""
+        dup = np.zeros(len(keys.present), dtype=bool)
+        if not len(keys.sorted):
             return dup
-        h = self.hashes(values.filter(pl.Series(present)))
-        again = ~pl.Series(h).is_first_distinct().to_numpy()  # a repeat within this call (its first row is kept)
-        order = np.argsort(h)
-        s = h[order]
-        repeat = again[order] | self._holds_sorted(s)
-        flags = np.empty(len(h), dtype=bool)
-        flags[order] = repeat
-        dup[present] = flags
-        self._insert(s[~repeat])
+        repeat = keys.again | self._holds_sorted(keys.sorted)
+        flags = np.empty(len(keys.sorted), dtype=bool)
+        flags[keys.order] = repeat
+        dup[keys.present] = flags
+        self._insert(keys.sorted[~repeat])
         return dup
 
     def add_hashes(self, h: np.ndarray) -> np.ndarray:
@@ -238,6 +238,41 @@ class KeyIndex:
         self._room[held:total] = new
         self._seen = self._room[:total]
         self._seen.sort(kind="stable")
+
+
+@dataclass
+class HashedKeys:
+    """A block's keys of a unique column, hashed and sorted: most of a uniqueness check's work,
+    and it needs no other block, so blocks do it with their own checks, at once (numpy's sort and
+    polars release the GIL); one sort serves the lookup and the insert."""
+
+    present: np.ndarray  # rows with a value
+    order: np.ndarray  # the hashes' sort order
+    sorted: np.ndarray  # the hashes in that order
+    again: np.ndarray  # in that order: a value an earlier row of the block had (its first row is kept)
+
+    @classmethod
+    def of(cls, values: pl.Series) -> HashedKeys:
+        present = values.is_not_null().to_numpy()
+        if not present.any():
+            empty = np.empty(0, dtype="uint64")
+            return cls(present, empty.astype("int64"), empty, np.empty(0, dtype=bool))
+        h = KeyIndex.hashes(values.filter(pl.Series(present)))
+        order = np.argsort(h)
+        s = h[order]
+        return cls(present, order, s, _again_sorted(s, order))
+
+
+def _again_sorted(s: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """In sorted order, the hashes an earlier row already had: every member of a run of equal
+    hashes but the one of the earliest row (runs are rare: sorting them again costs nothing)."""
+    again = np.zeros(len(s), dtype=bool)
+    eq = s[1:] == s[:-1]
+    if eq.any():
+        at = np.flatnonzero(np.r_[eq, False] | np.r_[False, eq])
+        at = at[np.lexsort((order[at], s[at]))]  # by hash, then by row
+        again[at[1:][s[at][1:] == s[at][:-1]]] = True
+    return again
 
 
 def distinct_sorted(h: np.ndarray) -> np.ndarray:
@@ -290,6 +325,7 @@ class TypedBlock:
     raw: pl.DataFrame
     typed: pl.DataFrame
     found: list[pd.DataFrame]  # (pos, column, reason) of every failure found so far
+    hashed: dict[str, HashedKeys]  # unique columns' keys, ready for `KeyIndex.add_hashed`
 
 
 def validate_table(raw: pl.DataFrame, schema: dict[str, dict], table: str, source: str,
@@ -326,7 +362,8 @@ def type_block(raw: pl.DataFrame, schema: dict[str, dict], table: str, source: s
         typed_cols[col] = val.alias(col)
     typed = raw.with_columns(list(typed_cols.values()))
     found.append(_failures(typed.select(list(schema)), schema))
-    return TypedBlock(raw, typed, found)
+    hashed = {c: HashedKeys.of(typed[c]) for c, spec in schema.items() if spec.get("unique")}
+    return TypedBlock(raw, typed, found, hashed)
 
 
 def check_keys(block: TypedBlock, schema: dict[str, dict], table: str,
@@ -337,7 +374,7 @@ def check_keys(block: TypedBlock, schema: dict[str, dict], table: str,
     for col, spec in schema.items():
         if spec.get("unique"):
             index = keys[col] if keys is not None and col in keys else KeyIndex()
-            dup = index.add(typed[col])
+            dup = index.add_hashed(block.hashed[col])
             if dup.any():
                 found.append(pd.DataFrame({"pos": np.flatnonzero(dup), "column": col, "reason": f"duplicate:{col}"}))
     fails = pd.concat(found, ignore_index=True)
