@@ -271,7 +271,8 @@ def _again_sorted(s: np.ndarray, order: np.ndarray) -> np.ndarray:
     if eq.any():
         at = np.flatnonzero(np.r_[eq, False] | np.r_[False, eq])
         at = at[np.lexsort((order[at], s[at]))]  # by hash, then by row
-        again[at[1:][s[at][1:] == s[at][:-1]]] = True
+        runs = s[at]
+        again[at[1:][runs[1:] == runs[:-1]]] = True
     return again
 
 
