@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 
 from mining.features.history import history_features
@@ -35,12 +36,32 @@ def test_recency_frequency_monetary_as_of_the_cutoff():
 
 def test_events_after_the_cutoff_change_nothing():
     ids = pd.Series(["a", "b"])
-    before = events([("a", "2025-12-01", 10.0, "card"), ("b", "2025-10-01", 20.0, "fee")])
+    before = events([("a", "2025-12-10", 10.0, "card"), ("b", "2025-10-01", 20.0, "fee")])
     future = events([("a", "2026-01-01", 999.0, "card"), ("b", "2026-02-01", 999.0, "atm"),
                      ("a", "2026-03-01", 999.0, "fee")])
     kw = dict(id_col="id", time_col="t", cutoff=CUTOFF, windows_days=[30, 365], amount_col="amount", category_col="kind")
     pd.testing.assert_frame_equal(history_features(before, ids, **kw),
                                   history_features(pd.concat([before, future]), ids, **kw))
+
+
+def test_amount_sums_are_exact_whatever_order_the_events_arrive_in():
+    # 1e16 + 1.0 is 1e16 in float64: a running sum would give 0, 1 or 2 depending on the order
+    ev = events([("a", "2025-12-10", 1e16, "card"), ("a", "2025-12-11", 1.0, "card"), ("a", "2025-12-12", -1e16, "fee"),
+                 ("a", "2025-12-13", 1.0, "fee"), ("b", "2025-12-14", 0.1, "card"), ("b", "2025-12-15", 0.2, "card"),
+                 ("c", "2025-12-16", np.inf, "card"), ("c", "2025-12-17", 5.0, "card"), ("d", "2025-12-18", np.nan, "fee")])
+    kw = dict(id_col="id", time_col="t", cutoff=CUTOFF, windows_days=[30, 365], amount_col="amount", category_col="kind")
+    ids = pd.Series(["a", "b", "c", "d"])
+    f = history_features(ev, ids, **kw)
+    assert f["amount_sum_30d"].iloc[0] == 2.0 and f["amount_mean_30d"].iloc[0] == 0.5
+    assert f["amount_sum_30d"].iloc[1] == 0.30000000000000004  # 0.1 + 0.2 as exact binary values, rounded once
+    assert f["amount_sum_30d"].iloc[2] == np.inf and f["amount_mean_30d"].iloc[2] == np.inf
+    assert f["amount_sum_30d"].iloc[3] == 0 and np.isnan(f["amount_mean_30d"].iloc[3])  # pandas' NaN: a missing amount
+    assert f["n_events_30d"].iloc[3] == 1
+    raw = pl.from_pandas(ev, nan_to_null=False)  # a NaN read from Parquet is a value, not a gap
+    assert np.isnan(history_features(raw, ids, **kw)["amount_sum_30d"].iloc[3])
+    for seed in range(5):
+        shuffled = ev.sample(frac=1.0, random_state=seed)
+        pd.testing.assert_frame_equal(history_features(shuffled, ids, **kw), f, check_exact=True)
 
 
 def test_group_median_imputer_falls_back_through_the_hierarchy():

@@ -16,43 +16,67 @@ def history_features(events: pl.DataFrame | pd.DataFrame, ids: pd.Series, *, id_
                      category_col: str | None = None) -> pd.DataFrame:
     """One row per id in `ids` (same order); ids without history get zero counts and NaN recency.
 
-    Computed with polars (one multi-threaded pass; pandas' group-bys took 15 s for 2 M events), on
-    integer keys: the events are joined to the ids once, and everything after moves numbers, not
-    text. The events are sorted by amount first, so that each id's amounts are summed in the same
-    order whatever order a parallel Parquet scan (or a cluster's partition) delivers them in: a group
-    keeps its rows' order."""
+    One multi-threaded polars group-by over the events (pandas' group-bys took 15 s for 2 M events).
+    Amounts are summed exactly, as 128-bit fixed-point integers (`_exact`), so a sum does not
+    depend on the order rows arrive in: a parallel Parquet scan or a cluster's partition gives the
+    same features as one process, with no sort (sorting 10 M events took longer than the rest)."""
     cutoff = pd.Timestamp(cutoff)
-    wanted = pl.DataFrame({id_col: pl.Series(ids.astype(str).to_numpy(), dtype=pl.Utf8)})
-    index = wanted.unique(maintain_order=True).with_row_index("_key")
     cols = [c for c in (id_col, time_col, amount_col, category_col) if c]
-    frame = events.select(cols) if isinstance(events, pl.DataFrame) else pl.from_pandas(events[cols])
-    past = (frame.lazy()
-            .with_columns([pl.col(c).cast(pl.Utf8) for c in (id_col, category_col) if c])
-            .filter(pl.col(time_col) < cutoff)
-            .join(index.lazy(), on=id_col, how="inner")
-            .select("_key", ((pl.lit(cutoff) - pl.col(time_col)).dt.total_microseconds() / 1e6 / 86_400).alias("_age"),
-                    *[c for c in (amount_col, category_col) if c]))
-    past = (past.sort(amount_col) if amount_col else past).collect()
-    aggs = [pl.col("_age").min().alias("days_since_last_event"), pl.col("_age").max().alias("days_since_first_event")]
+    frame = (events.select(cols) if isinstance(events, pl.DataFrame) else pl.from_pandas(events[cols]))
+    frame = frame.with_columns([pl.col(c).cast(pl.Utf8) for c in (id_col, category_col) if c])
+    inputs, scale, rest = _exact(frame[amount_col]) if amount_col else ([], 1.0, False)
+    cats = sorted(frame[category_col].drop_nulls().unique().to_list()) if category_col else []
+    # Counts of present amounts and types only where some are missing (else they equal the event counts)
+    some_amounts = bool(amount_col and frame[amount_col].null_count())
+    some_types = bool(category_col and frame[category_col].null_count())
+    # Every per-event term is a column first and the group-by only sums columns (its fastest path)
+    windows = [(pl.col(time_col) >= pl.lit(cutoff - pd.Timedelta(days=w))).alias(f"n_events_{w}d")
+               for w in sorted(windows_days)]
+    terms = [(pl.col(category_col) == c).alias(f"_n_{c}") for c in cats]
+    for w in sorted(windows_days) if amount_col else []:
+        recent = pl.col(f"n_events_{w}d")
+        terms += [pl.when(recent).then(pl.col(c)).alias(f"{c}_{w}") for c in ("_exact", "_rest")[:1 + rest]]
+        terms += [(recent & pl.col(amount_col).is_not_null()).alias(f"_amounts_{w}")] if some_amounts else []
+    sums = [e.meta.output_name() for e in windows + terms]
+    grouped = (frame.lazy().filter(pl.col(time_col) < cutoff).with_columns(inputs + windows).with_columns(terms)
+               .group_by(id_col).agg([pl.col(time_col).max().alias("_last"), pl.col(time_col).min().alias("_first"),
+                                      *[pl.col(c).sum() for c in sums],
+                                      *([pl.col(category_col).count().alias("_known")] if some_types else [])]))
+    wanted = pl.DataFrame({id_col: pl.Series(ids.astype(str).to_numpy(), dtype=pl.Utf8)})
+    h = wanted.lazy().join(grouped, on=id_col, how="left", maintain_order="left").collect(engine="streaming")
+    out = [((pl.lit(cutoff) - pl.col(c)).dt.total_microseconds() / 1e6 / 86_400).alias(name)
+           for c, name in (("_last", "days_since_last_event"), ("_first", "days_since_first_event"))]
     for w in sorted(windows_days):
-        recent = pl.col("_age") <= w
-        aggs.append(recent.sum().cast(pl.Float64).alias(f"n_events_{w}d"))
+        out.append(pl.col(f"n_events_{w}d").cast(pl.Float64).fill_null(0.0))
         if amount_col:
-            amount = pl.col(amount_col).cast(pl.Float64).filter(recent)
-            aggs += [amount.sum().alias(f"amount_sum_{w}d"), amount.mean().alias(f"amount_mean_{w}d")]
-    cats = sorted(past[category_col].drop_nulls().unique().to_list()) if category_col else []
-    known = pl.col(category_col).is_not_null().sum() if category_col else None
-    aggs += [((pl.col(category_col) == c).sum() / known).alias(f"share_{c}") for c in cats]
-    grouped = past.group_by("_key").agg(aggs)
-    rows = wanted.join(index, on=id_col, how="left", maintain_order="left").select("_key")  # in the order asked
-    out = rows.join(grouped, on="_key", how="left", maintain_order="left").drop("_key").to_pandas()
-    counts = [c for c in out.columns if c.startswith(("n_events_", "amount_sum_"))]
-    out[counts] = out[counts].fillna(0.0)
+            total = pl.col(f"_exact_{w}").cast(pl.Float64) * scale + (pl.col(f"_rest_{w}") if rest else 0.0)
+            total = total.fill_null(0.0)
+            amounts = pl.col(f"_amounts_{w}" if some_amounts else f"n_events_{w}d")
+            out += [total.alias(f"amount_sum_{w}d"), (total / amounts).alias(f"amount_mean_{w}d")]
     short, long = min(windows_days), max(windows_days)
     # Activity trend: recent rate relative to the long-run rate (1 = steady, < 1 = fading)
-    trend = (out[f"n_events_{short}d"] / short) / (out[f"n_events_{long}d"] / long).replace(0, np.nan)
-    out.insert(len(out.columns) - len(cats), "activity_trend", trend)
-    return out.reset_index(drop=True)
+    n_short, n_long = (pl.col(f"n_events_{w}d").cast(pl.Float64).fill_null(0.0) for w in (short, long))
+    out.append(((n_short / short) / pl.when(n_long > 0).then(n_long / long)).alias("activity_trend"))
+    seen = [c for c in cats if h[f"_n_{c}"].sum() > 0]  # a type only ids not asked for had is no feature
+    known = pl.col("_known") if some_types else pl.sum_horizontal([f"_n_{c}" for c in cats] or [pl.lit(0)])
+    out += [(pl.col(f"_n_{c}") / known).alias(f"share_{c}") for c in seen]
+    return h.select(out).to_pandas().reset_index(drop=True)
+
+
+def _exact(amount: pl.Series) -> tuple[list[pl.Expr], float, bool]:
+    """Columns `_exact`: the amounts as integers in units of 2**-s, s as fine as no sum of them can
+    overflow 128 bits (a finite float64 amount is then a whole number of units, or rounds at 2**-100 of
+    the largest), so integer sums are exact in any order; `scale` = 2**-s turns a sum back into a float.
+    Where there are infinite or NaN amounts, `_rest` holds them: their sums are inf, -inf or NaN (0
+    without any) in any order too."""
+    x = amount.cast(pl.Float64)
+    finite = x.is_finite()
+    largest = x.filter(finite).abs().max()
+    s = 0 if not largest else int(np.clip(126 - np.ceil(np.log2(largest)) - np.ceil(np.log2(len(x) + 1)), -1000, 1000))
+    col = pl.col(amount.name).cast(pl.Float64)
+    exact = pl.when(col.is_finite()).then((col * 2.0 ** s).round().cast(pl.Int128)).alias("_exact")
+    rest = bool((~finite).any())
+    return [exact] + ([pl.when(col.is_finite().not_()).then(col).alias("_rest")] if rest else []), 2.0 ** -s, rest
 
 
 def event_columns(events: dict) -> list[str]:
@@ -82,14 +106,6 @@ def history_of(events, ids: pd.Series, **kw) -> pd.DataFrame:
     """`history_features` of an event table in memory (polars, as ingest's `read_events` gives it, or
     pandas), or of one held on a cluster (`ClusterEvents`, which computes them per partition of ids)."""
     return history_features(events, ids, **kw) if _in_memory(events) else events.history(ids, **kw)
-
-
-def categories_of(events, column: str) -> list[str]:
-    if isinstance(events, pl.DataFrame):
-        return sorted(events[column].drop_nulls().cast(pl.Utf8).unique().to_list())
-    if isinstance(events, pd.DataFrame):
-        return sorted(events[column].dropna().astype(str).unique())
-    return events.categories(column)
 
 
 def latest_of(events, column: str) -> pd.Timestamp:

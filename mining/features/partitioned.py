@@ -1,8 +1,8 @@
 """History features on a Dask cluster (`compute.backend: dask`): the event table is read by the
 workers from ingest's Parquet files, shuffled so that each id's events sit in one partition, and
 `history_features` runs per partition. Each id's features depend on its own events only, so the
-result equals the one-process computation (same rows in the same order inside an id, so the same
-float sums); the client only ever holds one row per id.
+result equals the one-process computation exactly (amounts are summed as exact integers, so the
+order a shuffle delivers an id's rows in does not matter); the client only ever holds one row per id.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from mining.charter import CLASSIFICATION, task_of
-from mining.features.history import categories_of, describe, history_of
+from mining.features.history import describe, history_of
 from mining.features.interactions import resolve
 from mining.features.split import assign_split
 from mining.params import Params
@@ -26,6 +26,10 @@ class FeatureTable:
 
 def encode_target(values: pd.Series, positive_class) -> pd.Series:
     """1 where the label equals the positive class (compared as text, so 1 == '1' == 1.0)."""
+    pos_number = pd.to_numeric(pd.Series([str(positive_class).strip()]), errors="coerce")[0]
+    if (ptypes.is_numeric_dtype(values) and not ptypes.is_bool_dtype(values) and pd.notna(pos_number)
+            and values.notna().all()):
+        return (values == pos_number).astype(int)  # numbers compare as numbers, without a text copy
     text = values.astype(str).str.strip()
     pos = str(positive_class).strip()
     numeric = pd.to_numeric(text, errors="coerce")
@@ -51,7 +55,7 @@ def build_table(params: Params, charter: dict, entities: pd.DataFrame, events) -
         hist = history_of(events, frame[id_col], id_col=ev["id_column"], time_col=ev["time_column"],
                           cutoff=pd.Timestamp(ev["cutoff"]), windows_days=fp["windows_days"],
                           amount_col=ev.get("amount_column"), category_col=ev.get("category_column"))
-        cats = categories_of(events, ev["category_column"]) if ev.get("category_column") else []
+        cats = [c.removeprefix("share_") for c in hist.columns if c.startswith("share_")]
         descriptions = describe(fp["windows_days"], ev.get("amount_column"), cats)
         frame = pd.concat([frame, hist], axis=1)
         sources.update({c: "events" for c in hist.columns})
