@@ -341,6 +341,23 @@ def test_duplicates_and_line_numbers_hold_across_chunks(tmp_path):
     assert flagged == [202]  # "r5" again, seen 6 blocks earlier
 
 
+def test_blocks_end_at_newlines_and_lose_no_byte_plain_or_gzip(tmp_path):
+    import gzip
+
+    from mining.data.files import _text_blocks, lines_in
+
+    text = b"".join(b"x" * (i % 7) + b",%d\n" % i for i in range(40)) + b"last line, no newline"
+    plain, packed = tmp_path / "t.csv", tmp_path / "t.csv.gz"
+    plain.write_bytes(text)
+    packed.write_bytes(gzip.compress(text))
+    for size in (1, 5, 16, 64, len(text), 10 * len(text)):
+        for path in (plain, packed):
+            blocks = list(_text_blocks(path, size))
+            assert b"".join(b for _, b in blocks) == text + b"\n", (path.name, size)
+            assert all(b.endswith(b"\n") and lines_in(b) == b.count(b"\n") for _, b in blocks)
+            assert [o for o, _ in blocks] == list(np.cumsum([0] + [len(b) for _, b in blocks[:-1]]))
+
+
 def test_json_log_that_gains_a_field_lands_in_one_table_under_two_schema_versions(tmp_path):
     from mining.ingest.pipeline import ingest
 
