@@ -59,9 +59,25 @@ def test_amount_sums_are_exact_whatever_order_the_events_arrive_in():
     assert f["n_events_30d"].iloc[3] == 1
     raw = pl.from_pandas(ev, nan_to_null=False)  # a NaN read from Parquet is a value, not a gap
     assert np.isnan(history_features(raw, ids, **kw)["amount_sum_30d"].iloc[3])
+    pd.testing.assert_frame_equal(history_features(pl.from_pandas(ev).lazy(), ids, **kw), f, check_exact=True)
     for seed in range(5):
         shuffled = ev.sample(frac=1.0, random_state=seed)
         pd.testing.assert_frame_equal(history_features(shuffled, ids, **kw), f, check_exact=True)
+
+
+def test_a_scan_of_written_files_reads_as_the_whole_table_even_when_their_types_differ(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mining.ingest.store import read_polars, scan_polars
+
+    (tmp_path / "a").mkdir()
+    pq.write_table(pa.table({"id": ["x", "y"], "v": pa.array([1, 2], pa.int64())}), tmp_path / "a" / "1.parquet")
+    pq.write_table(pa.table({"id": ["z"], "v": pa.array([2.5], pa.float64())}), tmp_path / "a" / "2.parquet")
+    whole = read_polars(tmp_path / "a")
+    assert whole["v"].to_list() == [1.0, 2.0, 2.5]  # int and float files: promoted to float
+    assert scan_polars(tmp_path / "a").collect().equals(whole)
+    assert scan_polars(tmp_path / "a", ["v"]).select(pl.col("v").sum()).collect().item() == 5.5
 
 
 def test_group_median_imputer_falls_back_through_the_hierarchy():

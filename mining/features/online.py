@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from mining.catalog import Catalog
-from mining.features.history import history_of, latest_of
+from mining.features.history import history_of, latest_of, rows_of
 from mining.params import Params
 from mining.secrets import expand_env
 
@@ -28,14 +28,14 @@ REDIS_PREFIX = "mining:online:"
 def latest_rows(params: Params, entities: pd.DataFrame, events,
                 definitions: dict) -> tuple[pd.DataFrame, str | None]:
     """Each entity's model inputs as of just after its newest event (the table's own spelling: numbers
-    as floats), and that instant; None when the source has no event history. `events`: pandas, or
-    held on a Dask cluster (`ClusterEvents`)."""
+    as floats), and that instant; None when the source has no event history. `events`: a polars
+    scan or frame, pandas, or held on a Dask cluster (`ClusterEvents`)."""
     data = params["data"]
     id_col = data["id_column"]
     frame = entities.reset_index(drop=True)
     as_of = None
     ev = data["events"]
-    if events is not None and len(events):
+    if events is not None and rows_of(events):
         as_of = latest_of(events, ev["time_column"]) + pd.Timedelta(microseconds=1)
         hist = history_of(events, frame[id_col], id_col=ev["id_column"], time_col=ev["time_column"],
                           cutoff=as_of, windows_days=params["features"]["windows_days"],

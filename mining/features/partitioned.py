@@ -12,7 +12,7 @@ import pandas as pd
 from mining.catalog import Catalog
 from mining.features.history import event_columns, history_features
 from mining.ingest import store
-from mining.ingest.pipeline import read_events
+from mining.ingest.pipeline import scan_events
 from mining.params import Params
 
 
@@ -68,10 +68,10 @@ class ClusterEvents:
 
 
 def events_for(params: Params, client):
-    """The event history for the features stage: in memory (polars, the columns the history reads)
-    on the local backend, held on the cluster with a Dask `client`; None when there is none."""
+    """The event history for the features stage: a polars scan of the columns the history reads on
+    the local backend, held on the cluster with a Dask `client`; None when there is none."""
     if client is None:
-        return read_events(params, event_columns(params["data"]["events"]))
+        return scan_events(params, event_columns(params["data"]["events"]))
     return ClusterEvents.of(params, client)
 
 

@@ -450,6 +450,15 @@ def read_entities(params: Params) -> pd.DataFrame:
                             keys=encryption.keys_from(params["ingest"], "tables"))
 
 
+def scan_events(params: Params, columns: list[str] | None = None) -> pl.LazyFrame | None:
+    """`read_events` as a lazy polars scan of the written files: the history features stream it."""
+    cat = Catalog(params.root)
+    if not cat["events"].exists():
+        return None
+    authorize(params, "events")
+    return store.scan_polars(cat["events"], columns, keys=encryption.keys_from(params["ingest"], "tables"))
+
+
 def read_events(params: Params, columns: list[str] | None = None) -> pl.DataFrame | None:
     """The validated event history written by this stage (`columns` of it, else all), in polars:
     millions of rows read by Arrow straight into the columnar frame the history features are
