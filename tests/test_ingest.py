@@ -341,6 +341,21 @@ def test_duplicates_and_line_numbers_hold_across_chunks(tmp_path):
     assert flagged == [202]  # "r5" again, seen 6 blocks earlier
 
 
+def test_a_unique_text_column_is_profiled_from_the_footers_exactly(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mining.ingest.profile import profile_files
+
+    pq.write_table(pa.table({"k": ["a", None, "c"], "v": [1.0, 2.0, 3.0]}), tmp_path / "1.parquet")
+    pq.write_table(pa.table({"v": [4.0]}), tmp_path / "2.parquet")  # an older file without the column
+    files = [tmp_path / "1.parquet", tmp_path / "2.parquet"]
+    exact = profile_files(files, unique=["k"]).set_index("column")
+    read = profile_files(files).set_index("column")
+    assert exact.loc["k", "n_unique"] == 2 and exact.loc["k", "missing_share"] == read.loc["k", "missing_share"] == 0.5
+    assert exact.loc["v", "max"] == read.loc["v", "max"] == 4.0  # other columns as before
+
+
 def test_blocks_end_at_newlines_and_lose_no_byte_plain_or_gzip(tmp_path):
     import gzip
 

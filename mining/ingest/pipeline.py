@@ -388,7 +388,8 @@ def _write_reports(out: Path, result: IngestResult, params: Params) -> None:
     with ThreadPoolExecutor(max_workers=1) as pool:  # output hashes read the files while the profile computes
         hashes = {name: pool.submit(content_hash, out / name) for name in result.schema}
         cfg = params["ingest"]["outliers"]
-        profiles = [profile_files(store.files(out / name), cfg["method"], float(cfg["k"]), result.table_keys)
+        profiles = [profile_files(store.files(out / name), cfg["method"], float(cfg["k"]), result.table_keys,
+                                  unique=[c for c, spec in result.schema[name].items() if spec.get("unique")])
                     .assign(table=name) for name in result.schema]
     pd.concat(profiles).to_csv(out / member("profile"), index=False)
     contracts = {n: {"version": c.version, "diff": c.diff, "warnings": c.warnings, "declared": c.policy == "declared"}
