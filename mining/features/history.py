@@ -47,8 +47,9 @@ def history_features(events: pl.DataFrame | pl.LazyFrame | pd.DataFrame, ids: pd
     h = wanted.lazy().join(grouped, on=id_col, how="left", maintain_order="left").collect(engine="streaming")
     out = [((pl.lit(cutoff) - pl.col(c)).dt.total_microseconds() / 1e6 / 86_400).alias(name)
            for c, name in (("_last", "days_since_last_event"), ("_first", "days_since_first_event"))]
+    n = {w: pl.col(f"n_events_{w}d").cast(pl.Float64).fill_null(0.0) for w in windows_days}
     for w in sorted(windows_days):
-        out.append(pl.col(f"n_events_{w}d").cast(pl.Float64).fill_null(0.0))
+        out.append(n[w])
         if amount_col:
             total = pl.col(f"_exact_{w}").cast(pl.Float64) * scale + (pl.col(f"_rest_{w}") if rest else 0.0)
             total = total.fill_null(0.0)
@@ -56,8 +57,7 @@ def history_features(events: pl.DataFrame | pl.LazyFrame | pd.DataFrame, ids: pd
             out += [total.alias(f"amount_sum_{w}d"), (total / amounts).alias(f"amount_mean_{w}d")]
     short, long = min(windows_days), max(windows_days)
     # Activity trend: recent rate relative to the long-run rate (1 = steady, < 1 = fading)
-    n_short, n_long = (pl.col(f"n_events_{w}d").cast(pl.Float64).fill_null(0.0) for w in (short, long))
-    out.append(((n_short / short) / pl.when(n_long > 0).then(n_long / long)).alias("activity_trend"))
+    out.append(((n[short] / short) / pl.when(n[long] > 0).then(n[long] / long)).alias("activity_trend"))
     seen = [c for c in cats if h[f"_n_{c}"].sum() > 0]  # a type only ids not asked for had is no feature
     known = pl.col("_known") if some_types else pl.sum_horizontal([f"_n_{c}" for c in cats] or [pl.lit(0)])
     out += [(pl.col(f"_n_{c}") / known).alias(f"share_{c}") for c in seen]

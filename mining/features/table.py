@@ -26,14 +26,14 @@ class FeatureTable:
 
 def encode_target(values: pd.Series, positive_class) -> pd.Series:
     """1 where the label equals the positive class (compared as text, so 1 == '1' == 1.0)."""
-    pos_number = pd.to_numeric(pd.Series([str(positive_class).strip()]), errors="coerce")[0]
+    pos = str(positive_class).strip()
+    pos_number = pd.to_numeric(pos, errors="coerce")
     if (ptypes.is_numeric_dtype(values) and not ptypes.is_bool_dtype(values) and pd.notna(pos_number)
             and values.notna().all()):
         return (values == pos_number).astype(int)  # numbers compare as numbers, without a text copy
     text = values.astype(str).str.strip()
-    pos = str(positive_class).strip()
     numeric = pd.to_numeric(text, errors="coerce")
-    if numeric.notna().all() and pd.notna(pd.to_numeric(pos, errors="coerce")):
+    if numeric.notna().all() and pd.notna(pos_number):
         return (numeric == float(pos)).astype(int)
     if not (text == pos).any():
         raise ValueError(f"positive_class {positive_class!r} never occurs in the target "

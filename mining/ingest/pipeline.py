@@ -453,19 +453,20 @@ def read_entities(params: Params) -> pd.DataFrame:
 
 def scan_events(params: Params, columns: list[str] | None = None) -> pl.LazyFrame | None:
     """`read_events` as a lazy polars scan of the written files: the history features stream it."""
-    cat = Catalog(params.root)
-    if not cat["events"].exists():
-        return None
-    authorize(params, "events")
-    return store.scan_polars(cat["events"], columns, keys=encryption.keys_from(params["ingest"], "tables"))
+    return _events(params, columns, store.scan_polars)
 
 
 def read_events(params: Params, columns: list[str] | None = None) -> pl.DataFrame | None:
     """The validated event history written by this stage (`columns` of it, else all), in polars:
     millions of rows read by Arrow straight into the columnar frame the history features are
     computed on, with no pandas copy (None when the source has none; for a role allowed to read it)."""
+    return _events(params, columns, store.read_polars)
+
+
+def _events(params: Params, columns: list[str] | None, read):
+    """The event table's folder read by `read` (for a role allowed to read it); None without one."""
     cat = Catalog(params.root)
     if not cat["events"].exists():
         return None
     authorize(params, "events")
-    return store.read_polars(cat["events"], columns, keys=encryption.keys_from(params["ingest"], "tables"))
+    return read(cat["events"], columns, keys=encryption.keys_from(params["ingest"], "tables"))

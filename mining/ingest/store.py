@@ -244,11 +244,10 @@ def scan_polars(folder: Path, columns: list[str] | None = None, keys: Keys | Non
         return polars_files(paths, columns, keys).lazy()
     schemas = [pq.read_schema(p) for p in paths]
     schema = pa.unify_schemas(schemas, promote_options="permissive")
-    names = [n for n in schema.names if n not in (*ORIGIN, VERSION_COLUMN) and (columns is None or n in columns)]
+    names = _names(schema, columns)
     if any(s.field(n).type != schema.field(n).type for s in schemas for n in names if n in s.names):
         return polars_files(paths, columns, None, schema).lazy()
-    return pl.scan_parquet([str(p) for p in paths], schema=pl.from_arrow(schema.empty_table()).schema,
-                           missing_columns="insert").select(names)
+    return _scan(paths, schema, names)
 
 
 def polars_files(paths: list[Path], columns: list[str] | None = None, keys: Keys | None = None,
@@ -257,14 +256,23 @@ def polars_files(paths: list[Path], columns: list[str] | None = None, keys: Keys
     own reader decodes them (2-5x faster than Arrow's dataset and a conversion); Arrow's when they are
     encrypted (only it decrypts) or their types differ where polars does not promote."""
     schema = schema or unified_schema(paths, keys)
-    names = [n for n in schema.names if n not in (*ORIGIN, VERSION_COLUMN) and (columns is None or n in columns)]
+    names = _names(schema, columns)
     if keys is None and paths:
         try:
-            return (pl.scan_parquet([str(p) for p in paths], schema=pl.from_arrow(schema.empty_table()).schema,
-                                    missing_columns="insert").select(names).collect())
+            return _scan(paths, schema, names).collect()
         except pl.exceptions.PolarsError:
             pass
     return pl.from_arrow(file_dataset(paths, keys, schema=schema).to_table(columns=names))
+
+
+def _names(schema: pa.Schema, columns: list[str] | None) -> list[str]:
+    """The columns a reader returns: those asked for (else all), without row origin and version."""
+    return [n for n in schema.names if n not in (*ORIGIN, VERSION_COLUMN) and (columns is None or n in columns)]
+
+
+def _scan(paths: list[Path], schema: pa.Schema, names: list[str]) -> pl.LazyFrame:
+    return pl.scan_parquet([str(p) for p in paths], schema=pl.from_arrow(schema.empty_table()).schema,
+                           missing_columns="insert").select(names)
 
 
 def read_table(folder: Path, schema: dict[str, dict] | None = None, keep: tuple[str, ...] = (),
