@@ -1,3 +1,6 @@
+from datetime import datetime
+
+import duckdb
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -59,7 +62,8 @@ def test_amount_sums_are_exact_whatever_order_the_events_arrive_in():
     assert f["n_events_30d"].iloc[3] == 1
     raw = pl.from_pandas(ev, nan_to_null=False)  # a NaN read from Parquet is a value, not a gap
     assert np.isnan(history_features(raw, ids, **kw)["amount_sum_30d"].iloc[3])
-    pd.testing.assert_frame_equal(history_features(pl.from_pandas(ev).lazy(), ids, **kw), f, check_exact=True)
+    as_relation = duckdb.connect().from_arrow(pl.from_pandas(ev).to_arrow())
+    pd.testing.assert_frame_equal(history_features(as_relation, ids, **kw), f, check_exact=True)
     for seed in range(5):
         shuffled = ev.sample(frac=1.0, random_state=seed)
         pd.testing.assert_frame_equal(history_features(shuffled, ids, **kw), f, check_exact=True)
@@ -69,15 +73,32 @@ def test_a_scan_of_written_files_reads_as_the_whole_table_even_when_their_types_
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mining.ingest.store import read_polars, scan_polars
+    from mining.ingest.store import read_polars, scan_duckdb
 
     (tmp_path / "a").mkdir()
     pq.write_table(pa.table({"id": ["x", "y"], "v": pa.array([1, 2], pa.int64())}), tmp_path / "a" / "1.parquet")
-    pq.write_table(pa.table({"id": ["z"], "v": pa.array([2.5], pa.float64())}), tmp_path / "a" / "2.parquet")
+    pq.write_table(pa.table({"id": ["z"], "v": pa.array([2.5], pa.float64()), "w": ["new"]}),
+                   tmp_path / "a" / "2.parquet")
     whole = read_polars(tmp_path / "a")
     assert whole["v"].to_list() == [1.0, 2.0, 2.5]  # int and float files: promoted to float
-    assert scan_polars(tmp_path / "a").collect().equals(whole)
-    assert scan_polars(tmp_path / "a", ["v"]).select(pl.col("v").sum()).collect().item() == 5.5
+    assert pl.from_arrow(scan_duckdb(tmp_path / "a").order("id").to_arrow_table()).equals(whole)
+    assert scan_duckdb(tmp_path / "a", ["v"]).aggregate("sum(v)").fetchall() == [(5.5,)]
+    events = pl.DataFrame({"id": ["x", "x", "z"], "t": [datetime(2025, 12, 1), datetime(2025, 12, 20), datetime(2025, 6, 1)],
+                           "amount": [1.0, 2.0, 3.0], "kind": ["a", "b", None]})
+    (tmp_path / "ev").mkdir()
+    events.head(2).write_parquet(tmp_path / "ev" / "1.parquet")
+    events.tail(1).write_parquet(tmp_path / "ev" / "2.parquet")
+    kw = dict(id_col="id", time_col="t", cutoff=CUTOFF, windows_days=[30, 365], amount_col="amount", category_col="kind")
+    pd.testing.assert_frame_equal(history_features(scan_duckdb(tmp_path / "ev"), pd.Series(["z", "x"]), **kw),
+                                  history_features(events, pd.Series(["z", "x"]), **kw), check_exact=True)
+
+
+def test_column_names_and_event_types_with_quotes_are_read_as_written():
+    ev = events([("a", "2025-12-25", 10.0, "o'clock"), ("a", "2025-12-26", 5.0, 'say "hi"')])
+    ev = ev.rename(columns={"id": 'the "id"', "amount": "amount; DROP"})
+    f = history_features(ev, pd.Series(["a"]), id_col='the "id"', time_col="t", cutoff=CUTOFF, windows_days=[30],
+                         amount_col="amount; DROP", category_col="kind")
+    assert f.loc[0, "amount_sum_30d"] == 15 and f.loc[0, "share_o'clock"] == 0.5 and f.loc[0, 'share_say "hi"'] == 0.5
 
 
 def test_group_median_imputer_falls_back_through_the_hierarchy():

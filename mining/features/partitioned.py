@@ -68,7 +68,7 @@ class ClusterEvents:
 
 
 def events_for(params: Params, client):
-    """The event history for the features stage: a polars scan of the columns the history reads on
+    """The event history for the features stage: a DuckDB relation over the columns the history reads on
     the local backend, held on the cluster with a Dask `client`; None when there is none."""
     if client is None:
         return scan_events(params, event_columns(params["data"]["events"]))

@@ -17,7 +17,7 @@ from mining.stats import baseline
 
 def build_and_write(params: Params, charter: dict, entities: pd.DataFrame, events) -> FeatureTable:
     """Build the modelling table; write it with its definitions and the training drift baseline.
-    `events`: a polars scan or frame, pandas, held on a Dask cluster (`ClusterEvents`), or None."""
+    `events`: a DuckDB relation, a polars frame, pandas, held on a Dask cluster (`ClusterEvents`), or None."""
     table = build_table(params, charter, entities, events)
     table.frame, table.definitions["feedback_rows"] = with_feedback(table.frame, table.definitions, params.root,
                                                                     params["data"]["id_column"])

@@ -42,7 +42,7 @@ def encode_target(values: pd.Series, positive_class) -> pd.Series:
 
 
 def build_table(params: Params, charter: dict, entities: pd.DataFrame, events) -> FeatureTable:
-    """`events`: a polars scan or frame, a pandas table, one held on a Dask cluster (`ClusterEvents`), or None."""
+    """`events`: a DuckDB relation, a polars frame, a pandas table, one held on a Dask cluster (`ClusterEvents`), or None."""
     data, fp = params["data"], params["features"]
     id_col, time_col = data.get("id_column"), data.get("time_column")
     sensitive = list(data.get("sensitive_features") or [])

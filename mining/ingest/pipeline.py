@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import polars as pl
 import pyarrow as pa
@@ -451,9 +452,9 @@ def read_entities(params: Params) -> pd.DataFrame:
                             keys=encryption.keys_from(params["ingest"], "tables"))
 
 
-def scan_events(params: Params, columns: list[str] | None = None) -> pl.LazyFrame | None:
-    """`read_events` as a lazy polars scan of the written files: the history features stream it."""
-    return _events(params, columns, store.scan_polars)
+def scan_events(params: Params, columns: list[str] | None = None) -> duckdb.DuckDBPyRelation | None:
+    """`read_events` as a lazy DuckDB relation over the written files: the history features stream it."""
+    return _events(params, columns, store.scan_duckdb)
 
 
 def read_events(params: Params, columns: list[str] | None = None) -> pl.DataFrame | None:

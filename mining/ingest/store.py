@@ -12,6 +12,7 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -235,19 +236,18 @@ def read_polars(folder: Path, columns: list[str] | None = None, keys: Keys | Non
     return polars_files(files(folder), columns, keys)
 
 
-def scan_polars(folder: Path, columns: list[str] | None = None, keys: Keys | None = None) -> pl.LazyFrame:
-    """`read_polars` as a lazy scan: a query over it streams the files, so memory is the query's, not
-    the table's (50 M events: 3.2 GB instead of 5.9 GB, and faster). Read whole first where a scan
-    cannot be trusted to agree with `read_polars`: encrypted files, or files whose types differ."""
+def scan_duckdb(folder: Path, columns: list[str] | None = None, keys: Keys | None = None) -> duckdb.DuckDBPyRelation:
+    """`read_polars` as a lazy DuckDB relation over the files (their columns unified by name, int
+    and float files read as float): a query over it streams them, so memory is the query's, not the
+    table's, and DuckDB's group-by is the engine a hand-written query would use. Encrypted files
+    (only Arrow decrypts them) are read whole first."""
     paths = files(folder)
+    con = duckdb.connect()
     if keys is not None or not paths:
-        return polars_files(paths, columns, keys).lazy()
-    schemas = [pq.read_schema(p) for p in paths]
-    schema = pa.unify_schemas(schemas, promote_options="permissive")
-    names = _names(schema, columns)
-    if any(s.field(n).type != schema.field(n).type for s in schemas for n in names if n in s.names):
-        return polars_files(paths, columns, None, schema).lazy()
-    return _scan(paths, schema, names)
+        return con.from_arrow(polars_files(paths, columns, keys).to_arrow(compat_level=pl.CompatLevel.oldest()))
+    names = _names(unified_schema(paths), columns)
+    return con.read_parquet([str(p) for p in paths], union_by_name=True, hive_partitioning=False).select(
+        *[duckdb.ColumnExpression(n) for n in names])
 
 
 def polars_files(paths: list[Path], columns: list[str] | None = None, keys: Keys | None = None,
