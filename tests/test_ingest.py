@@ -52,6 +52,16 @@ def test_every_failing_row_is_quarantined_with_every_reason(tmp_path):
     assert res.check_counts["range:age (< 18)"] == 1
 
 
+def test_a_nan_in_a_required_number_is_missing_and_a_range_check_still_holds_for_the_rest():
+    raw = pl.DataFrame({"_source": ["s"] * 4, "_row": [1, 2, 3, 4], "x": [1.0, float("nan"), None, -2.0],
+                        "y": [None, 1.0, 2.0, 3.0]})
+    checked = sch.validate_table(raw, {"x": {"type": "float", "required": True, "min": 0},
+                                       "y": {"type": "float", "max": 2}}, "t", "s")
+    reasons = dict(zip(checked.quarantine["row"], checked.quarantine["reasons"]))
+    assert reasons == {2: "missing:x", 3: "missing:x", 4: "range:x (< 0); range:y (> 2)"}
+    assert checked.valid["_row"].to_list() == [1]
+
+
 def test_missing_required_column_names_the_file_and_column(tmp_path):
     f = write_csv(tmp_path / "c.csv", "id,income\na,1\n")
     with pytest.raises(IngestError, match=r"c\.csv: required column\(s\) \['age'\] missing"):
@@ -589,6 +599,17 @@ def test_the_key_index_flags_exactly_the_keys_an_earlier_row_had_across_calls():
     assert held.tolist() == ["0" in seen, "2999" in seen, False]
 
 
+@pytest.mark.parametrize("drop", [[], [0], [9], [0, 3, 4, 9], list(range(10)), [1, 2, 5, 7, 8]])
+def test_rows_are_dropped_exactly_whether_by_slices_or_by_a_filter(drop):
+    frame = pl.DataFrame({"i": range(10), "s": [f"v{i}" for i in range(10)]})
+    mask = np.isin(np.arange(10), drop)
+    kept = [i for i in range(10) if i not in drop]
+    for slices in (64, 2):  # a few rows: slices; more than `slices`: a filter
+        out = sch.without_rows(frame, mask, slices=slices)
+        assert out["i"].to_list() == kept and out["s"].to_list() == [f"v{i}" for i in kept]
+        assert out.schema == frame.schema
+
+
 @pytest.mark.parametrize("encrypted", [False, True])
 def test_a_table_whose_later_files_gained_a_column_reads_whole_into_polars(tmp_path, monkeypatch, encrypted):
     import pyarrow as pa
@@ -634,7 +655,7 @@ def test_only_columns_with_few_distinct_values_are_dictionary_encoded(tmp_path):
 
 
 def test_later_json_pieces_take_the_one_pass_parse_only_when_nothing_can_be_lost(tmp_path):
-    from mining.data.files import _flat_json_block, iter_jsonl
+    from mining.data.files import _flat_json_block, _json_marks, iter_jsonl
 
     rows = [{"id": f"r{i}", "n": i, "x": i / 4, "ok": i % 2 == 0, "note": None if i % 3 else 't"q'} for i in range(400)]
     rows[300]["extra"] = 7  # a field the first piece lacks, late in the file
@@ -662,6 +683,10 @@ def test_later_json_pieces_take_the_one_pass_parse_only_when_nothing_can_be_lost
                     b'\n{"id": "a"}\n', b'{"id": "a"\n'):  # a blank line, a line that does not parse
         assert _flat_json_block(refused, 1, refused.count(b"\n"), f, fields) is None, refused
     assert _flat_json_block(b'{"id": "a", "n": 1, "new": null}\n', 1, 1, f, fields) is not None  # nothing to lose
+    text = f.read_bytes()  # counted in slices of every size, a quote and what follows it often falling apart
+    marks = {_json_marks(text, step) for step in (1, 2, 3, 7, 64, 1000, len(text))}
+    assert marks == {(text.count(b"{"), text.count(b'":'), False)}
+    assert _json_marks(b'{"a" :1}\n', 4) == (1, 0, True) and _json_marks(b'{"a"\t:1}\n', 4)[2]
 
 
 def test_a_json_log_with_a_byte_that_is_not_utf8_stops_at_its_offset_and_utf8_text_reads(tmp_path):

@@ -206,9 +206,12 @@ def iter_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8", block_by
                                                                             delimiter, encoding), workers)
 
 
-def lines_in(block: bytes) -> int:
-    """Newlines in a block, counted by numpy: `bytes.count` holds the GIL the parse threads need."""
-    return int(np.count_nonzero(np.frombuffer(block, np.uint8) == ord("\n")))
+def lines_in(block: bytes, step: int = 1 << 20) -> int:
+    """Newlines in a block, counted by numpy (`bytes.count` holds the GIL the parse threads need) a
+    megabyte at a time: the comparison's scratch array stays in cache instead of being a fresh 32 MB
+    (3 ms a block instead of 6-8 ms alone, and 60 ms while the parse threads fill memory)."""
+    raw = np.frombuffer(block, np.uint8)
+    return sum(int(np.count_nonzero(raw[i:i + step] == ord("\n"))) for i in range(0, len(raw), step))
 
 
 def in_parallel(pieces: Iterator[tuple], parse, workers: int | None = None) -> Iterator:
@@ -310,20 +313,34 @@ def _flat_json_block(block: bytes, first_line: int, n_lines: int, path: Path, fi
     null: nothing is lost."""
     if b"[" in block:
         return None
-    raw = np.frombuffer(block, np.uint8)
-    after_quote = raw[np.flatnonzero(raw[:-1] == ord('"')) + 1]
-    if np.count_nonzero(raw == ord("{")) != n_lines or np.isin(after_quote, tuple(b" \t\r")).any():
+    braces, keys, spaced = _json_marks(block)
+    if braces != n_lines or spaced:
         return None
     try:
         frame = pl.read_ndjson(io.BytesIO(block), schema={f: pl.String for f in fields})
     except pl.exceptions.PolarsError:
         return None
-    keys = int(np.count_nonzero(after_quote == ord(":")))
     values = sum(frame.height - frame[f].null_count() for f in fields)
     if frame.height != n_lines or (keys != values and keys != values + block.count(b'":null') + block.count(b'": null')):
         return None
     table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
     return Chunk(with_origin(table, str(path), np.arange(first_line, first_line + n_lines)), _rejected([]))
+
+
+def _json_marks(block: bytes, step: int = 1 << 20) -> tuple[int, int, bool]:
+    """The `{` of a piece, its `":` (keys), and whether whitespace follows any quote: counted a megabyte at
+    a time, so that numpy's scratch arrays stay in cache (15 ms a 32 MB piece; finding every quote's
+    position at once took 60-100 ms, most of it writing and faulting in arrays of 32 MB)."""
+    raw = np.frombuffer(block, np.uint8)
+    braces = keys = 0
+    spaced = False
+    for start in range(0, len(raw), step):
+        part = raw[start:start + step + 1]  # one byte more: what follows a quote that ends the slice
+        quote, after = part[:-1] == ord('"'), part[1:]
+        braces += int(np.count_nonzero(part[:step] == ord("{")))
+        keys += int(np.count_nonzero(quote & (after == ord(":"))))
+        spaced = spaced or bool((quote & ((after == ord(" ")) | (after == ord("\t")) | (after == ord("\r")))).any())
+    return braces, keys, spaced
 
 
 def _nested_as_json(frame: pl.DataFrame) -> pl.DataFrame:
