@@ -610,6 +610,16 @@ def test_rows_are_dropped_exactly_whether_by_slices_or_by_a_filter(drop):
         assert out.schema == frame.schema
 
 
+def test_a_large_key_index_is_searched_range_by_range_and_finds_exactly_what_it_holds():
+    rng = np.random.default_rng(2)
+    edges = np.array([0, 2**64 - 1, 2**56, 2**56 - 1, 2**57], dtype=np.uint64)  # where the ranges meet
+    held = np.concatenate([rng.integers(0, 2**64, 200_000, dtype=np.uint64), edges[::2]])
+    index = sch.KeyIndex()
+    index.add_hashes(held)
+    asked = np.concatenate([rng.choice(held, 3000), rng.integers(0, 2**64, 3000, dtype=np.uint64), edges])
+    assert (index.contains_hashes(asked) == np.isin(asked, held)).all()
+
+
 @pytest.mark.parametrize("encrypted", [False, True])
 def test_a_table_whose_later_files_gained_a_column_reads_whole_into_polars(tmp_path, monkeypatch, encrypted):
     import pyarrow as pa
