@@ -11,15 +11,18 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import sqlalchemy as sa
 
 from mining import secrets
 from mining.data.files import REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas, iter_file, with_origin
 from mining.secrets import redact_text as redact  # how a URL appears in lineage, reports, errors
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "mssql", "oracle", "duckdb")
 FILE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson", ".json", ".jsonl.gz")
@@ -74,6 +77,8 @@ def _sql_tables(url: str, uri: str, query: str, root: Path, batch_rows: int) -> 
             for batch in reader:
                 yield pa.Table.from_batches([batch])
         return
+    import sqlalchemy as sa  # here, not at import: 0.2 s that every stage paid for a source few have
+
     engine = _read_only_engine(url, root)
     try:
         with engine.connect().execution_options(stream_results=True) as con:
@@ -92,6 +97,8 @@ READ_ONLY_CONNECT = {"postgresql": {"options": "-c default_transaction_read_only
 def _read_only_engine(url: str, root: Path) -> sa.Engine:
     """An engine whose connections cannot write: SQLite opened with `mode=ro`, PostgreSQL and
     MySQL/MariaDB sessions read-only from the start; other databases as their URL connects."""
+    import sqlalchemy as sa
+
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///"):].split("?", 1)[0])
         path = path if path.is_absolute() else root / path

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pandera.polars as pandera
 import polars as pl
 import pyarrow as pa
 from pandas.api import types as ptypes
 
 from mining.data.files import IngestError, arrow_from_pandas
+
+if TYPE_CHECKING:
+    import pandera.polars as pandera
 
 TYPES = ("int", "float", "bool", "string", "category", "datetime")
 ORIGIN = ["_source", "_row"]
@@ -298,6 +301,8 @@ def distinct_sorted(h: np.ndarray) -> np.ndarray:
 def content_checks(schema: dict[str, dict]) -> tuple[pandera.DataFrameSchema, dict[tuple[str, int], str]]:
     """The contract's value checks (ranges, allowed values) as a pandera schema, with the reason each
     (column, check number) gives a quarantined row; only columns that have such checks."""
+    import pandera.polars as pandera  # here, not at import: 0.2 s, for contracts that have value checks
+
     columns, reasons = {}, {}
     for col, spec in schema.items():
         kind, checks = spec["type"], []
@@ -329,9 +334,11 @@ def _failures(typed: pl.DataFrame, schema: dict[str, dict]) -> list[pd.DataFrame
             if missing.any():
                 found.append(pd.DataFrame({"pos": np.flatnonzero(missing.to_numpy()), "column": col,
                                            "reason": f"missing:{col}"}))
-    checks, reasons = content_checks(schema)
-    if not checks.columns:
+    if not any(spec.get(k) is not None for spec in schema.values() for k in ("min", "max", "allowed")):
         return found
+    import pandera.polars as pandera
+
+    checks, reasons = content_checks(schema)
     try:
         checks.validate(typed.select(list(checks.columns)), lazy=True)
     except pandera.errors.SchemaErrors as exc:
