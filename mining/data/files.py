@@ -290,7 +290,7 @@ def _json_block(block: bytes, first_line: int, path: Path, encoding: str, utf8: 
     except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.PolarsError):
         frame = None
     if frame is not None and frame.height == n_lines:
-        table = _nested_as_json(frame).to_arrow(compat_level=pl.CompatLevel.oldest())
+        table = _nested_as_json(frame).to_arrow(compat_level=pl.CompatLevel.newest())  # text as views: no copy
         return [Chunk(with_origin(table, str(path), np.arange(first_line, first_line + n_lines)), _rejected([]))]
     if n_lines <= min_lines:
         return [_json_lines_slowly(block.split(b"\n")[:n_lines], first_line, path, encoding)]
@@ -323,7 +323,7 @@ def _flat_json_block(block: bytes, first_line: int, n_lines: int, path: Path, fi
     values = sum(frame.height - frame[f].null_count() for f in fields)
     if frame.height != n_lines or (keys != values and keys != values + block.count(b'":null') + block.count(b'": null')):
         return None
-    table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+    table = frame.to_arrow(compat_level=pl.CompatLevel.newest())  # text as views, as polars holds it: no copy
     return Chunk(with_origin(table, str(path), np.arange(first_line, first_line + n_lines)), _rejected([]))
 
 
