@@ -91,8 +91,7 @@ def _facts(rel: duckdb.DuckDBPyRelation, col: dict[str, str]) -> dict:
     if "c" in col:
         exprs += [f"list(DISTINCT CAST({col['c']} AS VARCHAR)) FILTER (WHERE {col['c']} IS NOT NULL) AS categories",
                   f"count(*) - count({col['c']}) AS missing_types"]
-    row = rel.query("events", f"SELECT {', '.join(exprs)} FROM events").fetchall()[0]
-    return dict(zip([e.rsplit(" AS ", 1)[1] for e in exprs], row))
+    return rel.query("events", f"SELECT {', '.join(exprs)} FROM events").to_arrow_table().to_pylist()[0]
 
 
 def _exact(amount: str, facts: dict) -> tuple[str, float]:

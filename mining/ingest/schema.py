@@ -298,9 +298,11 @@ def distinct_sorted(h: np.ndarray) -> np.ndarray:
     return h[np.r_[True, h[1:] != h[:-1]]] if len(h) else h
 
 
-def content_checks(schema: dict[str, dict]) -> tuple[pandera.DataFrameSchema, dict[tuple[str, int], str]]:
+def content_checks(schema: dict[str, dict]) -> tuple[pandera.DataFrameSchema | None, dict[tuple[str, int], str]]:
     """The contract's value checks (ranges, allowed values) as a pandera schema, with the reason each
-    (column, check number) gives a quarantined row; only columns that have such checks."""
+    (column, check number) gives a quarantined row; only columns that have such checks (None without any)."""
+    if not any(spec.get(k) is not None for spec in schema.values() for k in ("min", "max", "allowed")):
+        return None, {}
     import pandera.polars as pandera  # here, not at import: 0.2 s, for contracts that have value checks
 
     columns, reasons = {}, {}
@@ -334,11 +336,11 @@ def _failures(typed: pl.DataFrame, schema: dict[str, dict]) -> list[pd.DataFrame
             if missing.any():
                 found.append(pd.DataFrame({"pos": np.flatnonzero(missing.to_numpy()), "column": col,
                                            "reason": f"missing:{col}"}))
-    if not any(spec.get(k) is not None for spec in schema.values() for k in ("min", "max", "allowed")):
+    checks, reasons = content_checks(schema)
+    if checks is None:
         return found
     import pandera.polars as pandera
 
-    checks, reasons = content_checks(schema)
     try:
         checks.validate(typed.select(list(checks.columns)), lazy=True)
     except pandera.errors.SchemaErrors as exc:

@@ -259,7 +259,8 @@ def polars_files(paths: list[Path], columns: list[str] | None = None, keys: Keys
     names = _names(schema, columns)
     if keys is None and paths:
         try:
-            return _scan(paths, schema, names).collect()
+            return pl.scan_parquet([str(p) for p in paths], schema=pl.from_arrow(schema.empty_table()).schema,
+                                   missing_columns="insert").select(names).collect()
         except pl.exceptions.PolarsError:
             pass
     return pl.from_arrow(file_dataset(paths, keys, schema=schema).to_table(columns=names))
@@ -268,11 +269,6 @@ def polars_files(paths: list[Path], columns: list[str] | None = None, keys: Keys
 def _names(schema: pa.Schema, columns: list[str] | None) -> list[str]:
     """The columns a reader returns: those asked for (else all), without row origin and version."""
     return [n for n in schema.names if n not in (*ORIGIN, VERSION_COLUMN) and (columns is None or n in columns)]
-
-
-def _scan(paths: list[Path], schema: pa.Schema, names: list[str]) -> pl.LazyFrame:
-    return pl.scan_parquet([str(p) for p in paths], schema=pl.from_arrow(schema.empty_table()).schema,
-                           missing_columns="insert").select(names)
 
 
 def read_table(folder: Path, schema: dict[str, dict] | None = None, keep: tuple[str, ...] = (),
