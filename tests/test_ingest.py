@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 import pytest
 
 from mining.catalog import Catalog, member
@@ -352,7 +353,6 @@ def test_duplicates_and_line_numbers_hold_across_chunks(tmp_path):
 
 
 def test_a_unique_text_column_is_profiled_from_the_footers_exactly(tmp_path):
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from mining.ingest.profile import profile_files
@@ -551,7 +551,6 @@ def test_freshness_costs_a_schedule_at_the_measured_rate(tmp_path):
     ("month", ["t_month=1999-12", "t_month=2025-03", "t_month=None"]),
     ("year", ["t_year=1999", "t_year=2025", "t_year=None"])])
 def test_rows_land_in_the_folder_of_their_date_and_a_missing_time_in_its_own(tmp_path, granularity, folders):
-    import pyarrow as pa
 
     from mining.ingest import store
 
@@ -622,7 +621,6 @@ def test_a_large_key_index_is_searched_range_by_range_and_finds_exactly_what_it_
 
 @pytest.mark.parametrize("encrypted", [False, True])
 def test_a_table_whose_later_files_gained_a_column_reads_whole_into_polars(tmp_path, monkeypatch, encrypted):
-    import pyarrow as pa
 
     from mining.ingest import store
     from mining.ingest.encryption import Keys
@@ -643,7 +641,6 @@ def test_a_table_whose_later_files_gained_a_column_reads_whole_into_polars(tmp_p
 
 
 def test_only_columns_with_few_distinct_values_are_dictionary_encoded(tmp_path):
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from mining.ingest import store
@@ -683,9 +680,16 @@ def test_later_json_pieces_take_the_one_pass_parse_only_when_nothing_can_be_lost
     assert frame.filter(pl.col("id") == "r300")["extra"].to_list() == ["7"]
     assert json.loads(frame.filter(pl.col("id") == "r350")["nested"].item()) == {"a": [1, 2]}
 
-    fields = ["id", "n"]
+    assert {c.table.schema.field("n").type for c in chunks[1:]} == {pa.int64()}  # whole numbers read as numbers
+    fields = {"id": pl.String, "n": pl.String}
     fast = _flat_json_block(b'{"id": "a", "n": 1}\n{"id": "b", "n": null}\n', 5, 2, f, fields)
     assert fast.table["n"].to_pylist() == ["1", None] and fast.table["_row"].to_pylist() == [5, 6]
+    whole = {"id": pl.String, "n": pl.Int64}  # what the first piece read as whole numbers: numbers, while they are
+    typed = _flat_json_block(b'{"id": "a", "n": 12}\n{"id": "b", "n": null}\n', 1, 2, f, whole)
+    assert typed.table["n"].to_pylist() == [12, None]
+    for other, kept in ((b'"x"', "x"), (b"2.5", "2.5"), (b"true", "true"), (b"1" * 20, "1" * 20)):
+        mixed = _flat_json_block(b'{"id": "a", "n": 12}\n{"id": "b", "n": ' + other + b"}\n", 1, 2, f, whole)
+        assert mixed.table["n"].to_pylist() == ["12", kept], other  # anything else: the piece is read as text
     for refused in (b'{"id": "a", "n": 1, "new": 2}\n',  # a field the first piece lacked
                     b'{"id": "a", "n": [1]}\n', b'{"id": "a", "n": {"m": 1}}\n',  # nested values
                     b'{"id" : "a"}\n',  # a space before the colon: keys cannot be counted
@@ -693,6 +697,7 @@ def test_later_json_pieces_take_the_one_pass_parse_only_when_nothing_can_be_lost
                     b'\n{"id": "a"}\n', b'{"id": "a"\n'):  # a blank line, a line that does not parse
         assert _flat_json_block(refused, 1, refused.count(b"\n"), f, fields) is None, refused
     assert _flat_json_block(b'{"id": "a", "n": 1, "new": null}\n', 1, 1, f, fields) is not None  # nothing to lose
+    assert _flat_json_block(b'{"id": "a", "n": 1, "new": "x"}\n', 1, 1, f, whole) is None
     text = f.read_bytes()  # counted in slices of every size, a quote and what follows it often falling apart
     marks = {_json_marks(text, step) for step in (1, 2, 3, 7, 64, 1000, len(text))}
     assert marks == {(text.count(b"{"), text.count(b'":'), False)}

@@ -28,8 +28,8 @@ def fences_of(values: pa.ChunkedArray | pl.Series, method: str, k: float) -> tup
     x = (values if isinstance(values, pl.Series) else pl.from_arrow(values)).cast(pl.Float64).drop_nulls().rechunk()
     if x.is_empty():
         return None
+    if method == "iqr":  # the quartiles alone: a median is a third selection over the column
+        return fences(method, k, np.nan, x.quantile(0.25, "linear"), x.quantile(0.75, "linear"))
     med = x.median()
-    if method == "mad":
-        mad = (x - med).abs().median()
-        return fences(method, k, med, mad, mad)
-    return fences(method, k, med, x.quantile(0.25, "linear"), x.quantile(0.75, "linear"))
+    mad = (x - med).abs().median()
+    return fences(method, k, med, mad, mad)
