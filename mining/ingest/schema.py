@@ -323,7 +323,15 @@ def content_checks(schema: dict[str, dict]) -> tuple[pandera.DataFrameSchema | N
     return pandera.DataFrameSchema(columns), reasons
 
 
-def _failures(typed: pl.DataFrame, schema: dict[str, dict]) -> list[pd.DataFrame]:
+@dataclass
+class Failed:
+    """Rows failing a check: their positions, the column and the reason (from pandera, one of each a row)."""
+    pos: np.ndarray
+    column: str | list[str]
+    reason: str | list[str]
+
+
+def _failures(typed: pl.DataFrame, schema: dict[str, dict]) -> list[Failed]:
     """Every (row, column, reason) failing a value check: a missing value in a required column (null, or
     NaN in a float column, as pandera counts it), then what pandera finds, collected lazily: all
     failures, not only the first. pandera runs only over columns with value checks: its null checks of
@@ -334,8 +342,7 @@ def _failures(typed: pl.DataFrame, schema: dict[str, dict]) -> list[pd.DataFrame
             values = typed[col]
             missing = values.is_null() | values.is_nan() if values.dtype.is_float() else values.is_null()
             if missing.any():
-                found.append(pd.DataFrame({"pos": np.flatnonzero(missing.to_numpy()), "column": col,
-                                           "reason": f"missing:{col}"}))
+                found.append(Failed(np.flatnonzero(missing.to_numpy()), col, f"missing:{col}"))
     checks, reasons = content_checks(schema)
     if checks is None:
         return found
@@ -347,12 +354,12 @@ def _failures(typed: pl.DataFrame, schema: dict[str, dict]) -> list[pd.DataFrame
         fc = exc.failure_cases.filter(pl.col("index").is_not_null()).to_pandas()
         reason = [reasons.get((c, int(n)) if n == n else None, chk)
                   for c, chk, n in zip(fc["column"], fc["check"], fc["check_number"])]
-        found.append(pd.DataFrame({"pos": fc["index"].astype("int64").to_numpy(), "column": fc["column"].to_numpy(),
-                                   "reason": reason}))
+        found.append(Failed(fc["index"].astype("int64").to_numpy(), fc["column"].tolist(), reason))
     return found
 
 
 KIND_RANK = {"type": 0, "missing": 1, "range": 2, "allowed": 3, "duplicate": 4}
+
 
 
 @dataclass
@@ -360,7 +367,7 @@ class TypedBlock:
     """A block typed and checked row by row (`type_block`), waiting for the checks across blocks."""
     raw: pl.DataFrame
     typed: pl.DataFrame
-    found: list[pd.DataFrame]  # (pos, column, reason) of every failure found so far
+    found: list[Failed]  # every failure found so far
     hashed: dict[str, HashedKeys]  # unique columns' keys, ready for `KeyIndex.add_hashed`
 
 
@@ -386,15 +393,14 @@ def type_block(raw: pl.DataFrame, schema: dict[str, dict], table: str, source: s
         have = [c for c in raw.columns if c not in ORIGIN]
         raise IngestError(f"{source}: required column(s) {missing} missing (have: {have})")
 
-    found: list[pd.DataFrame] = []
+    found: list[Failed] = []
     typed_cols = {}
     for col, spec in schema.items():
         values = raw[col] if col in raw.columns else pl.Series(col, [None] * len(raw), dtype=pl.Null)
         val = cast(values, spec["type"])
         bad = (values.is_not_null() & val.is_null()).to_numpy()
         if bad.any():
-            found.append(pd.DataFrame({"pos": np.flatnonzero(bad), "column": col,
-                                       "reason": f"type:{col} (expected {spec['type']})"}))
+            found.append(Failed(np.flatnonzero(bad), col, f"type:{col} (expected {spec['type']})"))
         typed_cols[col] = val.alias(col)
     typed = raw.with_columns(list(typed_cols.values()))
     found += _failures(typed, schema)
@@ -412,26 +418,58 @@ def check_keys(block: TypedBlock, schema: dict[str, dict], table: str,
             index = keys[col] if keys is not None and col in keys else KeyIndex()
             dup = index.add_hashed(block.hashed[col])
             if dup.any():
-                found.append(pd.DataFrame({"pos": np.flatnonzero(dup), "column": col, "reason": f"duplicate:{col}"}))
-    fails = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
-    if fails.empty:
+                found.append(Failed(np.flatnonzero(dup), col, f"duplicate:{col}"))
+    at, reasons, counts = _reasons(found, schema)
+    if not len(at):
         return CheckedTable(typed, quarantine_frame(raw.head(0).to_pandas(), pd.Series(dtype=object), table), {})
-    # a value that did not parse is reported as a type failure, not again as missing
-    typed_bad = set(zip(fails.loc[fails["reason"].str.startswith("type:"), "pos"],
-                        fails.loc[fails["reason"].str.startswith("type:"), "column"]))
-    also_missing = fails["reason"].str.startswith("missing:").to_numpy() & np.array(
-        [(p, c) in typed_bad for p, c in zip(fails["pos"], fails["column"])], dtype=bool)
-    fails = fails[~also_missing]
-    order = {c: i for i, c in enumerate(schema)}
-    fails = fails.assign(c=fails["column"].map(order), k=fails["reason"].str.split(":").str[0].map(KIND_RANK))
-    fails = fails.drop_duplicates(["pos", "reason"]).sort_values(["pos", "c", "k", "reason"], kind="stable")
-    counts = {r: int(n) for r, n in fails["reason"].value_counts(sort=False).items()}
-    reasons = fails.groupby("pos", sort=True)["reason"].agg("; ".join)
     bad = np.zeros(len(raw), dtype=bool)
-    bad[reasons.index.to_numpy()] = True
+    bad[at] = True
     rows = raw.filter(pl.Series(bad)).to_pandas()
-    quarantine = quarantine_frame(rows, pd.Series(reasons.to_numpy()), table)
+    quarantine = quarantine_frame(rows, pd.Series(reasons), table)
     return CheckedTable(without_rows(typed, bad), quarantine, counts)
+
+
+def _reasons(found: list[Failed], schema: dict[str, dict]) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """(failing rows in order, each one's reasons joined, failures per reason). A row's reasons come in
+    the contract's column order, then by kind of check, each once; a value that did not parse is
+    reported as a type failure, not again as missing. Numpy over codes of the few distinct (reason,
+    column) pairs: a block's handful of failures cost microseconds, a block of them all not much more."""
+    pairs: dict[tuple[str, str], int] = {}
+    pos, code = [], []
+    for f in found:
+        many = not isinstance(f.reason, str)
+        pos.append(np.asarray(f.pos, dtype="int64"))
+        code.append(np.array([pairs.setdefault(p, len(pairs)) for p in zip(f.reason, f.column)], dtype="int64")
+                    if many else np.full(len(f.pos), pairs.setdefault((f.reason, f.column), len(pairs)), "int64"))
+    if not pairs or not sum(map(len, pos)):
+        return np.empty(0, "int64"), np.empty(0, object), {}
+    pos, code = np.concatenate(pos), np.concatenate(code)
+    texts, columns = list(dict.fromkeys(r for r, _ in pairs)), list(dict.fromkeys(c for _, c in pairs))
+    text = np.array([texts.index(r) for r, _ in pairs])  # each pair's reason and column as numbers
+    column = np.array([columns.index(c) for _, c in pairs])
+    kind = [r.split(":")[0] for r, _ in pairs]
+    typ, missing = np.array([k == "type" for k in kind]), np.array([k == "missing" for k in kind])
+    if typ[code].any():
+        cell = pos * len(columns) + column[code]
+        again = missing[code] & np.isin(cell, cell[typ[code]])
+        pos, code = pos[~again], code[~again]
+    first = np.sort(np.unique(pos * len(texts) + text[code], return_index=True)[1])  # each (row, reason) once
+    pos, code = pos[first], code[first]
+    order, rank = {c: i for i, c in enumerate(schema)}, {r: i for i, r in enumerate(sorted(texts))}
+    by_column = np.array([order.get(c, len(order)) for _, c in pairs])  # other columns (and kinds) last
+    by_kind = np.array([KIND_RANK.get(k, len(KIND_RANK)) for k in kind])
+    by_text = np.array([rank[r] for r, _ in pairs])
+    o = np.lexsort((by_text[code], by_kind[code], by_column[code], pos))  # stable: ties keep their order
+    pos, reason = pos[o], text[code[o]]
+    seen, first_at, n = np.unique(reason, return_index=True, return_counts=True)
+    counts = {texts[seen[i]]: int(n[i]) for i in np.argsort(first_at)}  # in order of first appearance
+    starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
+    ends = np.r_[starts[1:], len(pos)]
+    named = np.array(texts, dtype=object)
+    joined = named[reason[starts]]
+    for g in np.flatnonzero(ends - starts > 1):
+        joined[g] = "; ".join(named[reason[starts[g]:ends[g]]])
+    return pos[starts], joined, counts
 
 
 def without_rows(frame: pl.DataFrame, drop: np.ndarray, slices: int = 64) -> pl.DataFrame:
