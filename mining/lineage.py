@@ -25,11 +25,24 @@ def git_commit(root: Path) -> dict:
 
 def content_hash(path: Path) -> str:
     """sha256 of a file, or of a directory's files (relative names and contents, sorted)."""
+    if not path.is_dir():
+        h = file_hasher(path)
+        _feed(h, path)
+        return h.hexdigest()
     h = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for f in files:
-        h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(path)).encode())
+        _feed(h, f)
     return h.hexdigest()
+
+
+def file_hasher(path: Path):
+    """The sha256 `content_hash(path)` of a file computes, before the file's bytes: a reader that has them
+    in hand feeds them to it (`update`, in order) instead of reading the file a second time."""
+    return hashlib.sha256(path.name.encode())
+
+
+def _feed(h, path: Path) -> None:
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)

@@ -661,6 +661,29 @@ def test_only_columns_with_few_distinct_values_are_dictionary_encoded(tmp_path):
     assert sorted(store.read_table(tmp_path / "t")["id"]) == sorted(f"e{i}" for i in range(n))
 
 
+def test_statistics_are_written_for_the_columns_a_reader_filters_or_counts_on(tmp_path):
+    import pyarrow.parquet as pq
+
+    from mining.ingest import store
+    from mining.ingest.profile import profile_files
+
+    schema = {"id": {"type": "string", "unique": True}, "kind": {"type": "category"}, "note": {"type": "string"},
+              "n": {"type": "int"}, "t": {"type": "datetime"}}
+    writer = store.TableWriter(tmp_path / "t", "t", "month")
+    writer.write(pa.table({"_source": pa.array(["f.csv"] * 3).dictionary_encode(), "_row": [2, 3, 4],
+                           "id": ["a", None, "c"], "kind": ["x", "y", "x"], "note": ["p", "q", None], "n": [1, 5, 3],
+                           "t": pa.array([pd.Timestamp("2025-01-01")] * 3, pa.timestamp("us"))}), schema, 1)
+    writer.close()
+    files = store.files(tmp_path / "t")
+    group = pq.ParquetFile(files[0]).metadata.row_group(0)
+    stats = {group.column(i).path_in_schema: group.column(i).statistics for i in range(group.num_columns)}
+    assert (stats["n"].min, stats["n"].max) == (1, 5) and stats["t"].has_min_max and stats["_row"].has_min_max
+    assert stats["id"].null_count == 1  # a unique key: counted from the footer by the profile
+    assert all(stats[c] is None for c in ("kind", "note", "_source"))  # text: its min and max prune nothing
+    profile = profile_files(files, unique={"id"}).set_index("column")
+    assert profile.loc["id", "n_unique"] == 2 and profile.loc["note", "missing_share"] == pytest.approx(1 / 3)
+
+
 def test_later_json_pieces_take_the_one_pass_parse_only_when_nothing_can_be_lost(tmp_path):
     from mining.data.files import _flat_json_block, _json_marks, iter_jsonl
 

@@ -31,6 +31,25 @@ def test_folder_of_partitioned_files(tmp_path):
         read_source("empty", tmp_path)
 
 
+def test_a_file_read_once_is_hashed_as_a_second_read_would_hash_it(tmp_path):
+    from mining.data.files import iter_file
+    from mining.lineage import content_hash, file_hasher
+
+    text = "".join(f'{{"id": "r{i}", "n": {i}}}\n' for i in range(3000))  # a last line without its newline, too
+    for name, data in (("log.jsonl", text), ("log.csv", "id,n\n" + "".join(f"r{i},{i}\n" for i in range(3000))),
+                       ("tail.jsonl", text.rstrip("\n"))):
+        (tmp_path / name).write_text(data)
+        read, lineage = read_source(name, tmp_path)  # blocks of 32 MB: one; small blocks below
+        assert lineage["sha256"] == content_hash(tmp_path / name) and lineage["rows"] == len(read.frame) == 3000
+        digest = file_hasher(tmp_path / name)
+        assert sum(c.table.num_rows for c in iter_file(tmp_path / name, block_bytes=1000, digest=digest)) == 3000
+        assert digest.hexdigest() == content_hash(tmp_path / name), name
+    ROWS.to_parquet(tmp_path / "t.parquet")  # read by Parquet's reader, not as bytes: hashed apart
+    assert read_source("t.parquet", tmp_path)[1]["sha256"] == content_hash(tmp_path / "t.parquet")
+    with pytest.raises(ValueError, match="hash it apart"):
+        next(iter_file(tmp_path / "t.parquet", digest=file_hasher(tmp_path / "t.parquet")))
+
+
 def test_sqlite_query(tmp_path):
     with sqlite3.connect(tmp_path / "crm.db") as con:
         ROWS.to_sql("customers", con, index=False)

@@ -186,7 +186,7 @@ def _csv_block(block: bytes, first_line: int, names: list[str], path: Path, offs
 
 
 def iter_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8", block_bytes: int = BLOCK_BYTES,
-             workers: int | None = None) -> Iterator[Chunk]:
+             workers: int | None = None, digest=None) -> Iterator[Chunk]:
     """CSV blocks, every column as text (types are the schema's business, so that one bad value
     in row 9,000,000 is quarantined instead of failing the read); pieces parsed at once by
     `in_parallel`, each bad row with its exact line number."""
@@ -194,7 +194,7 @@ def iter_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8", block_by
 
     def pieces() -> Iterator[tuple[int, int, bytes]]:
         line = 1
-        for offset, block in _text_blocks(path, block_bytes):
+        for offset, block in _text_blocks(path, block_bytes, digest):
             if line == 1:  # the header
                 cut = block.index(b"\n") + 1
                 block, offset, line = block[cut:], offset + cut, 2
@@ -252,10 +252,11 @@ def _json_lines_slowly(text: list[bytes], first: int, path: Path, encoding: str)
     return Chunk(with_origin(table, str(path), np.array(lines, dtype="int64")), _rejected(bad))
 
 
-def _text_blocks(path: Path, block_bytes: int) -> Iterator[tuple[int, bytes]]:
+def _text_blocks(path: Path, block_bytes: int, digest=None) -> Iterator[tuple[int, bytes]]:
     """(byte offset, block) pairs, each block ending at a newline. A plain file's block is read in one
     call once the end of its last line is found (read and page-ins then run without the GIL, while
-    parse threads work); a gzip stream's block is read, then the rest of its last line appended."""
+    parse threads work), and fed to `digest` (a plain file's blocks are its bytes, in order); a gzip
+    stream's block is read, then the rest of its last line appended."""
     offset = 0
     gz = path.name.lower().endswith(".gz")
     try:
@@ -269,6 +270,8 @@ def _text_blocks(path: Path, block_bytes: int) -> Iterator[tuple[int, bytes]]:
                     rest = len(fh.readline())
                     fh.seek(offset)
                     data = fh.read(block_bytes + rest)
+                    if digest is not None:
+                        digest.update(data)
                 if not data:
                     return
                 yield offset, data if data.endswith(b"\n") else data + b"\n"  # the last line may lack one
@@ -375,7 +378,7 @@ WHOLE = {pa.int64(): pl.Int64}  # a first piece's whole-number fields, read as n
 
 
 def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYTES,
-               workers: int | None = None) -> Iterator[Chunk]:
+               workers: int | None = None, digest=None) -> Iterator[Chunk]:
     """JSON-lines blocks, parsed by polars (pieces at once, by `in_parallel`), with each bad line
     found and the rest kept. The first piece is parsed on its own: its fields let the later pieces
     take the one-pass parse of flat records (`_flat_json_block`); a piece that may hold anything
@@ -385,7 +388,7 @@ def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYT
 
     def pieces() -> Iterator[tuple[int, int, bytes, int]]:
         first_line = 1
-        for offset, block in _text_blocks(path, block_bytes):
+        for offset, block in _text_blocks(path, block_bytes, digest):
             n_lines = lines_in(block)
             yield offset, first_line, block, n_lines
             first_line += n_lines
@@ -426,21 +429,33 @@ def iter_parquet(path: Path, batch_rows: int = 500_000) -> Iterator[Chunk]:
         raise IngestError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
+TEXT_FILES = (".csv", ".txt", ".tsv", ".jsonl", ".ndjson", ".json")
+
+
+def feeds_digest(path: Path) -> bool:
+    """Whether `iter_file` reads this file's own bytes, block by block (an uncompressed CSV or JSON-lines
+    file), and can feed them to a digest: the file is then read once, for its rows and its hash alike."""
+    return path.name.lower().endswith(TEXT_FILES)
+
+
 def iter_file(path: Path, delimiter: str = ",", encoding: str = "utf-8",
-              block_bytes: int = BLOCK_BYTES) -> Iterator[Chunk]:
+              block_bytes: int = BLOCK_BYTES, digest=None) -> Iterator[Chunk]:
     """One CSV (also .gz), Parquet or JSON-lines file as chunks with their row origin and their
-    unparseable rows; a file with no parseable row stops the stage once it has been read."""
+    unparseable rows; a file with no parseable row stops the stage once it has been read. `digest`
+    (a hashlib object, for a file that `feeds_digest`) is fed the file's bytes as they are read."""
+    if digest is not None and not feeds_digest(path):
+        raise ValueError(f"{path}: its bytes are not read as they are (compressed or Parquet): hash it apart")
     if not path.exists():
         raise IngestError(f"{path}: file not found")
     if path.stat().st_size == 0:
         raise IngestError(f"{path}: file is empty (expected a header and rows)")
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
-        chunks = iter_csv(path, "\t" if name.endswith(".tsv") else delimiter, encoding, block_bytes)
+        chunks = iter_csv(path, "\t" if name.endswith(".tsv") else delimiter, encoding, block_bytes, digest=digest)
     elif name.endswith((".parquet", ".pq")):
         chunks = iter_parquet(path)
     elif name.endswith((".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz")):
-        chunks = iter_jsonl(path, encoding, block_bytes)
+        chunks = iter_jsonl(path, encoding, block_bytes, digest=digest)
     else:
         raise IngestError(f"{path}: unknown file type (expected .csv, .csv.gz, .tsv, .parquet or .jsonl)")
     parsed, first_bad = 0, None

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 
 from mining.data import demo
-from mining.data.files import Chunk, FileRead, IngestError, collect, iter_file
+from mining.data.files import Chunk, FileRead, IngestError, collect, feeds_digest, iter_file
 from mining.data.remote import folder_files, is_remote, is_sql, iter_folder, iter_remote, iter_sql
 from mining.secrets import redact_text
-from mining.lineage import content_hash
+from mining.lineage import content_hash, file_hasher
 
 BUILTIN_DEMO = "builtin:demo"
 
@@ -53,11 +53,15 @@ def open_source(uri: str, root: Path, delimiter: str = ",", encoding: str = "utf
         files = folder_files(path)
         lineage = {"uri": uri, "files": len(files)}
         digest = _in_background(lambda: hashlib.sha256("".join(content_hash(f) for f in files).encode()).hexdigest())
-        return _counted(iter_folder(path, delimiter, encoding), lineage, digest), lineage
+        return _counted(iter_folder(path, delimiter, encoding), lineage, digest.result), lineage
     if not path.exists():
         raise IngestError(f"{path}: file not found")
     lineage = {"uri": uri}
-    return _counted(iter_file(path, delimiter, encoding), lineage, _in_background(lambda: content_hash(path))), lineage
+    if feeds_digest(path):  # read once: the blocks parsed are the bytes hashed
+        digest = file_hasher(path)
+        return _counted(iter_file(path, delimiter, encoding, digest=digest), lineage, digest.hexdigest), lineage
+    hashed = _in_background(lambda: content_hash(path))
+    return _counted(iter_file(path, delimiter, encoding), lineage, hashed.result), lineage
 
 
 def _in_background(fn) -> Future:
@@ -68,13 +72,14 @@ def _in_background(fn) -> Future:
     return future
 
 
-def _counted(chunks: Iterator[Chunk], lineage: dict, digest: Future | None = None) -> Iterator[Chunk]:
+def _counted(chunks: Iterator[Chunk], lineage: dict, digest: Callable[[], str] | None = None) -> Iterator[Chunk]:
+    """The chunks, counted into `lineage`; once they are all read, the source's hash from `digest`."""
     lineage["rows"] = 0
     for c in chunks:
         lineage["rows"] += c.table.num_rows + len(c.rejected)
         yield c
     if digest is not None:
-        lineage["sha256"] = digest.result()
+        lineage["sha256"] = digest()
 
 
 def _hashed(chunks: Iterator[Chunk], lineage: dict) -> Iterator[Chunk]:

@@ -67,6 +67,7 @@ class TableWriter:
         self._open: dict[str, pq.ParquetWriter] = {}
         self._schema: pa.Schema | None = None
         self._dictionary: dict[str, bool] = {}  # column -> dictionary-encoded (decided on its first block)
+        self._statistics: list[str] = []  # columns whose files carry min, max and null counts
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
         self._encoders = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="parquet-encoder")
         self._pending: Future | None = None
@@ -80,6 +81,7 @@ class TableWriter:
         table = to_arrow(table.append_column(VERSION_COLUMN, pa.array(np.full(table.num_rows, version, "int64"))),
                          schema)
         self._wait()
+        self._statistics = _with_statistics(table.schema, schema)
         self._pending = self._pool.submit(self._write, table)
         self.rows += table.num_rows
 
@@ -114,7 +116,8 @@ class TableWriter:
             name = f"part-{self.generation:05d}" if self.part is None else f"part-{self.part:05d}-{self.generation:05d}"
             dictionary = [c for c in self._schema.names if self._dictionary[c]]
             self._open[value] = pq.ParquetWriter(folder / f"{name}.parquet", self._schema,
-                                                 use_dictionary=dictionary, **self._options())
+                                                 use_dictionary=dictionary, write_statistics=self._statistics,
+                                                 **self._options())
         return self._open[value]
 
     def _choose_dictionary(self, table: pa.Table) -> None:
@@ -147,6 +150,15 @@ class TableWriter:
             self._pool.shutdown(wait=True)
             self._encoders.shutdown(wait=True)
             self._close_files()
+
+
+def _with_statistics(table: pa.Schema, schema: dict[str, dict]) -> list[str]:
+    """The columns whose statistics a reader uses: numbers, times and flags (a range filter skips the
+    row groups outside it) and unique keys (their null counts give the profile's count without reading
+    them). Other text, categories and ids that repeat, gets none: a row group's min and max of it
+    prune nothing, and computing them was 15-20 % of writing a block."""
+    text = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view, pa.types.is_dictionary)
+    return [f.name for f in table if not any(t(f.type) for t in text) or schema.get(f.name, {}).get("unique")]
 
 
 def _date_key(times: pa.ChunkedArray, granularity: str) -> pa.ChunkedArray:
