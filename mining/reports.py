@@ -9,21 +9,32 @@ import io
 import json
 import math
 import re
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from bs4 import BeautifulSoup
-from jinja2 import Environment, PackageLoader, select_autoescape
-from pandas.io.formats.style import Styler
 
 from mining import atomic
 from mining.catalog import Catalog
 from mining.secrets import redact, redact_text
 
-_env = Environment(loader=PackageLoader("mining", "templates"), autoescape=select_autoescape(["html"]))
-_env.filters["fmt"] = lambda x, spec="%.3f": "–" if x is None else spec % x  # a missing figure as a dash
+if TYPE_CHECKING:
+    from jinja2 import Environment
+    from pandas.io.formats.style import Styler
+
+
+@cache
+def _templates() -> Environment:
+    """The package's templates, loaded on the first render: jinja2 and BeautifulSoup are imported
+    by the processes that write reports, not by every one that writes a JSON file (0.1 s)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("mining", "templates"), autoescape=select_autoescape(["html"]))
+    env.filters["fmt"] = lambda x, spec="%.3f": "–" if x is None else spec % x  # a missing figure as a dash
+    env.filters["num"] = number  # the same figures in templates as in notebook tables
+    return env
 
 
 def json_safe(obj: Any) -> Any:
@@ -67,12 +78,12 @@ def figure_data_uri(fig) -> str:
 
 def render(template: str, path: Path, **context) -> Path:
     """Render a package template (mining/templates) to `path`, with its table of contents."""
-    return atomic.write_text(path, redact_text(with_contents(_env.get_template(template).render(**context))))
+    return atomic.write_text(path, redact_text(with_contents(_templates().get_template(template).render(**context))))
 
 
 def render_text(template: str, path: Path, **context) -> Path:
     """Render a package template to a plain-text file (Markdown): no table of contents, no escaping."""
-    return atomic.write_text(path, redact_text(_env.get_template(template).render(**context)))
+    return atomic.write_text(path, redact_text(_templates().get_template(template).render(**context)))
 
 
 _DECIMAL = re.compile(r"^-?\d+\.\d+$")
@@ -98,9 +109,6 @@ def number(x: Any) -> str:
     if abs(x) < 0.001:
         return f"{x:.2e}"
     return f"{x:.3g}"
-
-
-_env.filters["num"] = number  # the same figures in templates as in notebook tables
 
 
 def table(df: pd.DataFrame | pd.Series, index: bool = False) -> Styler:
@@ -131,6 +139,8 @@ def with_contents(html: str) -> str:
     """A report page with anchors on its section headings (slugs of their text) and a table of
     contents under its title; nbconvert's own heading ids carry the text verbatim, so they are
     replaced, and its pilcrow links with them."""
+    from bs4 import BeautifulSoup
+
     soup = BeautifulSoup(html, "html.parser")
     headings = soup.find_all(["h2", "h3"])
     for a in soup.select("a.anchor-link"):

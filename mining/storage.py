@@ -12,16 +12,26 @@ whole: its old files are deleted first, so a reader never sees two runs' files m
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import fsspec
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 from pyarrow.fs import FSSpecHandler, PyFileSystem
 
+if TYPE_CHECKING:
+    import fsspec
+
+
+def _filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem behind `url` and the path on it; fsspec is imported by a run that publishes."""
+    import fsspec
+
+    return fsspec.core.url_to_fs(url)
+
 
 def _target(url: str, name: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    fs, root = fsspec.core.url_to_fs(url.rstrip("/"))
+    fs, root = _filesystem(url.rstrip("/"))
     return fs, f"{root}/{name}"
 
 
@@ -55,6 +65,6 @@ def write_partitioned(frame: pd.DataFrame, url: str, name: str, partition_by: li
 
 def read_dataset(url: str) -> pd.DataFrame:
     """A published dataset back as one table (its partition keys as columns)."""
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = _filesystem(url)
     return ds.dataset(path, filesystem=PyFileSystem(FSSpecHandler(fs)), format="parquet",
                       partitioning="hive").to_table().to_pandas()

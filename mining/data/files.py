@@ -14,6 +14,7 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import json
 import os
 import zlib
@@ -214,13 +215,16 @@ def lines_in(block: bytes, step: int = 1 << 20) -> int:
     return sum(int(np.count_nonzero(raw[i:i + step] == ord("\n"))) for i in range(0, len(raw), step))
 
 
-def in_parallel(pieces: Iterator[tuple], parse, workers: int | None = None) -> Iterator:
+def in_parallel(pieces: Iterator[tuple], parse, workers: int | None = None, ahead: tuple = ()) -> Iterator:
     """`parse(*piece)` for each piece (of a file, or a block to check), `workers` threads at once
     (the parsers and checks release the GIL), yielded in order while the caller handles the previous
-    ones. Memory: about `workers` + 2 pieces at a time."""
+    ones; `ahead` (results in hand: a first piece parsed apart) first, once the threads have pieces to
+    parse while the caller handles them. Memory: about `workers` + 2 pieces at a time."""
     workers = workers or os.cpu_count() or 1
+    pieces = iter(pieces)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parse") as pool:
-        pending: deque = deque()
+        pending: deque = deque(pool.submit(parse, *piece) for piece in itertools.islice(pieces, workers if ahead else 0))
+        yield from ahead
         for piece in pieces:
             pending.append(pool.submit(parse, *piece))
             if len(pending) > workers:
@@ -413,8 +417,7 @@ def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYT
     chunk = parse(*first)
     fields.update({f.name: WHOLE.get(f.type, pl.String) for f in chunk.table.schema
                    if f.name not in ("_source", "_row")})
-    yield chunk
-    yield from in_parallel(later, parse, workers)
+    yield from in_parallel(later, parse, workers, ahead=(chunk,))  # later pieces parse while the first is handled
 
 
 def iter_parquet(path: Path, batch_rows: int = 500_000) -> Iterator[Chunk]:

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import pandas as pd
 import polars as pl
 import pyarrow as pa
@@ -38,6 +38,9 @@ from mining.lineage import content_hash, git_commit
 from mining.params import Params
 from mining.reports import write_json
 from mining.secrets import redact_text
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 @dataclass
