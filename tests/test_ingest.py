@@ -379,8 +379,10 @@ def test_blocks_end_at_newlines_and_lose_no_byte_plain_or_gzip(tmp_path):
         for path in (plain, packed):
             blocks = list(_text_blocks(path, size))
             assert b"".join(b for _, b in blocks) == text + b"\n", (path.name, size)
-            assert all(b.endswith(b"\n") and lines_in(b) == b.count(b"\n") for _, b in blocks)
+            assert all(bytes(b).endswith(b"\n") and lines_in(b) == bytes(b).count(b"\n") for _, b in blocks)
             assert [o for o, _ in blocks] == list(np.cumsum([0] + [len(b) for _, b in blocks[:-1]]))
+    (tmp_path / "empty.csv").write_bytes(b"")
+    assert list(_text_blocks(tmp_path / "empty.csv", 16)) == []
 
 
 def test_json_log_that_gains_a_field_lands_in_one_table_under_two_schema_versions(tmp_path):

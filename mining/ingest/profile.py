@@ -59,12 +59,15 @@ def _key_column(files: list[Path], keys: Keys | None, field: pa.Field) -> dict |
 
 
 def _column(files: list[Path], keys: Keys | None, schema: pa.Schema, field: pa.Field, method: str, k: float) -> dict:
-    x = polars_files(files, [field.name], keys, schema)[field.name].rechunk()  # a chunk per file: quantiles sort them
+    t = field.type
+    number = pa.types.is_integer(t) or pa.types.is_floating(t)
+    x = polars_files(files, [field.name], keys, schema)[field.name]
+    if number:  # a chunk per file: polars sorts a column of many chunks for a quantile (text is not copied into one)
+        x = x.rechunk()
     n = len(x)
     row = {"column": field.name, "dtype": str(field.type),
            "missing_share": x.null_count() / n if n else 0.0, "n_unique": int(x.drop_nulls().approx_n_unique())}
-    t = field.type
-    if (pa.types.is_integer(t) or pa.types.is_floating(t)) and x.null_count() < n:
+    if number and x.null_count() < n:
         limits = fences_of(x, method, k)
         out = 0 if limits is None else int(((x < limits[0]) | (x > limits[1])).sum())
         row.update(min=x.min(), median=x.median(), max=x.max(), outliers=out)
