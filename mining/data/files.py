@@ -85,29 +85,31 @@ def check_stream(path: Path, encoding: str, chunk: int = 1 << 20) -> None:
         raise IngestError(f"{path}: gzip stream is truncated or corrupt after {offset} bytes ({exc})") from None
 
 
-def _header(path: Path, encoding: str) -> str:
+def _header(path: Path, encoding: str) -> bytes:
+    """The first line, as it is in the file (its newline too)."""
     try:
         with _open_text(path) as fh:
-            return fh.readline().decode(encoding, errors="replace").rstrip("\r\n")
+            return fh.readline()
     except (EOFError, gzip.BadGzipFile, zlib.error):
         check_stream(path, encoding)
         raise
 
 
-def check_delimiter(path: Path, delimiter: str, encoding: str) -> list[str]:
-    """The header's column names; a header that is one column on `delimiter` but several on
-    another is a wrong delimiter."""
-    header = _header(path, encoding)
+def check_delimiter(path: Path, delimiter: str, encoding: str) -> tuple[list[str], int]:
+    """The header's column names and its length in bytes (where the rows begin); a header that is
+    one column on `delimiter` but several on another is a wrong delimiter."""
+    line = _header(path, encoding)
+    header = line.decode(encoding, errors="replace").rstrip("\r\n")
     if not header.strip():
         raise IngestError(f"{path}: file is empty (expected a header and rows)")
     names = next(csv.reader([header], delimiter=delimiter))
     if len(names) > 1:
-        return names
+        return names, len(line)
     for other in DELIMITERS.replace(delimiter, ""):
         if len(next(csv.reader([header], delimiter=other))) > 1:
             raise IngestError(f"{path}: header {header[:80]!r} has one column when split on {delimiter!r} but "
                               f"several on {other!r}; set data.delimiter: {other!r} or fix the file")
-    return names
+    return names, len(line)
 
 
 def _lines_for(start: int, n: int, skip: np.ndarray) -> np.ndarray:
@@ -192,9 +194,7 @@ def iter_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8", block_by
     """CSV blocks, every column as text (types are the schema's business, so that one bad value
     in row 9,000,000 is quarantined instead of failing the read); pieces parsed at once by
     `in_parallel`, each bad row with its exact line number."""
-    names = check_delimiter(path, delimiter, encoding)
-    with _open_text(path) as fh:
-        header = len(fh.readline())
+    names, header = check_delimiter(path, delimiter, encoding)
 
     def pieces() -> Iterator[tuple[int, int, bytes | memoryview]]:
         line = 1
@@ -444,13 +444,13 @@ def iter_parquet(path: Path, batch_rows: int = 500_000) -> Iterator[Chunk]:
         raise IngestError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
-TEXT_FILES = (".csv", ".txt", ".tsv", ".jsonl", ".ndjson", ".json")
+CSV_FILES, JSON_FILES = (".csv", ".txt", ".tsv"), (".jsonl", ".ndjson", ".json")  # read as their own bytes
 
 
 def feeds_digest(path: Path) -> bool:
     """Whether `iter_file` reads this file's own bytes, block by block (an uncompressed CSV or JSON-lines
     file), and can feed them to a digest: the file is then read once, for its rows and its hash alike."""
-    return path.name.lower().endswith(TEXT_FILES)
+    return path.name.lower().endswith(CSV_FILES + JSON_FILES)
 
 
 def iter_file(path: Path, delimiter: str = ",", encoding: str = "utf-8",
@@ -465,11 +465,11 @@ def iter_file(path: Path, delimiter: str = ",", encoding: str = "utf-8",
     if path.stat().st_size == 0:
         raise IngestError(f"{path}: file is empty (expected a header and rows)")
     name = path.name.lower()
-    if name.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
+    if name.endswith((*CSV_FILES, ".csv.gz")):
         chunks = iter_csv(path, "\t" if name.endswith(".tsv") else delimiter, encoding, block_bytes, digest=digest)
     elif name.endswith((".parquet", ".pq")):
         chunks = iter_parquet(path)
-    elif name.endswith((".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz")):
+    elif name.endswith((*JSON_FILES, ".jsonl.gz", ".ndjson.gz")):
         chunks = iter_jsonl(path, encoding, block_bytes, digest=digest)
     else:
         raise IngestError(f"{path}: unknown file type (expected .csv, .csv.gz, .tsv, .parquet or .jsonl)")

@@ -361,7 +361,6 @@ def _failures(typed: pl.DataFrame, schema: dict[str, dict]) -> list[Failed]:
 KIND_RANK = {"type": 0, "missing": 1, "range": 2, "allowed": 3, "duplicate": 4}
 
 
-
 @dataclass
 class TypedBlock:
     """A block typed and checked row by row (`type_block`), waiting for the checks across blocks."""
