@@ -15,10 +15,11 @@ in a fresh process (peak memory its own):
   dask      the same on a LocalCluster of 2 single-thread workers (`compute.backend: dask`): blocks
             checked and written by the workers, history features per partition of ids, the trees
             grown by `xgboost.dask`
-Prints per size and run: seconds per step, rows/s, peak RSS of the process and of each worker,
+Prints per size and run: seconds per step, rows/s, peak RSS of the process (read after ingest, after
+features and at the end: what each step adds) and of each worker,
 holdout ROC AUC of the final fit, and the ratios to the floor (ingest: aim <= 1.5x for CSV; features:
 aim <= 1.5x). `--json` adds one JSON object on the last line: for each size and run `stage_s`,
-`floor_s`, `ratio`, `peak_mb` per step.
+`floor_s`, `ratio`, `peak_mb` (the process's peak by the end of that step) per step.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def floor(customers_csv: Path, events_csv: Path, work: Path) -> dict:
               FROM read_parquet('{out}/customers.parquet') c LEFT JOIN h USING (customer_id)
             ) TO '{out}/features.parquet' (FORMAT parquet)""")
         figures["features_s"] = time.perf_counter() - t0
+        figures["features_peak_mb"] = peak_mb()
         figures["rows"] = con.execute(f"SELECT count(*) FROM read_parquet('{out}/features.parquet')").fetchall()[0][0]
     return figures
 
@@ -161,11 +163,13 @@ def stages(customers_csv: Path, events_csv: Path, work: Path, backend: str) -> d
         figures["ingest_s"] = time.perf_counter() - t0
         figures["rows_in"] = result.totals["rows_in"]
         figures["rows_quarantined"] = result.totals["rows_quarantined"]
+        figures["ingest_peak_mb"] = peak_mb()
         t0 = time.perf_counter()
         entities = read_entities(params)
         events = events_for(params, client)
         table = build_table(params, CHARTER, entities, events)
         figures["features_s"] = time.perf_counter() - t0
+        figures["features_peak_mb"] = peak_mb()
         frame, defs = table.frame, table.definitions
         train, test = frame[frame["split"] == "train"], frame[frame["split"] == "test"]
         X, y = train[inputs(defs)], train["target"].to_numpy()
@@ -188,8 +192,13 @@ def stages(customers_csv: Path, events_csv: Path, work: Path, backend: str) -> d
             peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
             figures["worker_peak_mb"] = sorted(round(v) for v in peaks.values())
             client.close()
-    figures["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    figures["fit_peak_mb"] = figures["peak_mb"] = peak_mb()
     return figures
+
+
+def peak_mb() -> int:
+    """This process's peak RSS so far: read after each step, the peak each step adds."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def measure(kind: str, events: int, work: Path) -> dict:
@@ -232,19 +241,22 @@ def main() -> None:
             r = runs[kind]
             size[kind] = {**r, "steps": {
                 step: {"stage_s": r[f"{step}_s"], "floor_s": fl.get(f"{step}_s"),
-                       "ratio": r[f"{step}_s"] / fl[f"{step}_s"] if f"{step}_s" in fl else None, "peak_mb": r["peak_mb"]}
+                       "ratio": r[f"{step}_s"] / fl[f"{step}_s"] if f"{step}_s" in fl else None,
+                       "peak_mb": r[f"{step}_peak_mb"]}
                 for step in ("ingest", "features", "fit")}}
         size["floor"] = fl
         print(f"\n{events:,} events, {runs['local']['customers']:,} customers "
               f"(CSV {(args.dir / str(events) / 'events.csv').stat().st_size / 1e6:,.0f} MB)")
         print(f"{'run':<6} {'ingest s':>9} {'x floor':>8} {'events/s':>10} {'features s':>11} {'x floor':>8} "
-              f"{'fit s':>7} {'AUC':>7} {'peak MB':>8} {'worker peak MB':>15}")
+              f"{'fit s':>7} {'AUC':>7} {'peak MB: ingest / +features / +fit':>35} {'worker peak MB':>15}")
         print(f"{'floor':<6} {fl['ingest_s']:>9.1f} {'':>8} {events / fl['ingest_s']:>10,.0f} {fl['features_s']:>11.1f}")
         for kind in ("local", "dask"):
             r = runs[kind]
             print(f"{kind:<6} {r['ingest_s']:>9.1f} {r['ingest_s'] / fl['ingest_s']:>7.2f}x "
                   f"{r['rows_in'] / r['ingest_s']:>10,.0f} {r['features_s']:>11.1f} {r['features_s'] / fl['features_s']:>7.2f}x "
-                  f"{r['fit_s']:>7.1f} {r['holdout_roc_auc']:>7.4f} {r['peak_mb']:>8,} {str(r.get('worker_peak_mb', '')):>15}")
+                  f"{r['fit_s']:>7.1f} {r['holdout_roc_auc']:>7.4f} "
+                  f"{' / '.join(f'{r[s]:,}' for s in ('ingest_peak_mb', 'features_peak_mb', 'fit_peak_mb')):>35} "
+                  f"{str(r.get('worker_peak_mb', '')):>15}")
     if args.json:
         print(json.dumps(report))
 

@@ -741,3 +741,70 @@ def test_a_json_log_with_a_byte_that_is_not_utf8_stops_at_its_offset_and_utf8_te
     at = bad.index(b"\xfc")
     with pytest.raises(IngestError, match=rf"bad\.jsonl: byte 0xfc at offset {at} is not valid utf-8"):
         list(iter_jsonl(tmp_path / "bad.jsonl", block_bytes=256))
+
+
+def test_distinct_sketch_is_exact_below_its_size_and_close_above_whatever_the_pieces():
+    from mining.ingest.distinct import K, DistinctSketch
+
+    def count(*pieces: pl.Series) -> int:
+        sketch = DistinctSketch()
+        for piece in pieces:
+            sketch.update(piece)
+        return sketch.count()
+
+    assert count(pl.Series([f"c{i % 1000}" for i in range(50_000)] + [None])) == 1000
+    assert count(pl.Series([], dtype=pl.Int64)) == 0
+    rng = np.random.default_rng(7)
+    many = pl.Series(rng.integers(0, 300_000, 1_000_000))  # ~289 k distinct, each seen ~3 times
+    exact, whole = many.n_unique(), count(many)
+    assert count(*(many.slice(s, 70_001) for s in range(0, len(many), 70_001))) == whole and exact > K
+    assert abs(whole - exact) / exact < 0.02
+
+
+def test_quartiles_and_fences_of_a_sorted_array_match_pandas():
+    from mining.ingest.outliers import fences, fences_of, quantile_sorted
+
+    rng = np.random.default_rng(3)
+    x = np.round(rng.lognormal(3, 1, 10_001), 2)
+    a = np.sort(x)
+    for q in (0.0, 0.25, 0.5, 0.75, 1.0):
+        assert quantile_sorted(a, q) == pytest.approx(pd.Series(x).quantile(q))
+    assert quantile_sorted(np.array([4.0]), 0.75) == 4.0
+    q1, q3 = pd.Series(x).quantile([0.25, 0.75])
+    assert fences_of(pl.Series(x), "iqr", 3.0) == pytest.approx(fences("iqr", 3.0, np.nan, q1, q3))
+    med = np.median(x)
+    mad = np.median(np.abs(x - med))
+    assert fences_of(pa.chunked_array([x[:5000], x[5000:]]), "mad", 3.5) == pytest.approx(
+        fences("mad", 3.5, med, mad, mad))
+
+
+def test_the_profile_reads_pieces_across_files_whose_types_differ(tmp_path):
+    import pyarrow.parquet as pq
+
+    from mining.ingest import store
+    from mining.ingest.outliers import fences_of
+    from mining.ingest.profile import profile_files
+
+    rng = np.random.default_rng(5)
+    v = np.round(rng.normal(50, 5, 3000), 1)
+    v[[10, 2500]] = [500.0, -400.0]
+    t = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 86_400, 3000), "s")
+    pq.write_table(pa.table({"v": pa.array(np.round(v[:1000]).astype("int64")), "c": [f"k{i % 40}" for i in range(1000)],
+                             "t": pa.array(t[:1000], pa.timestamp("us"))}), tmp_path / "1.parquet")
+    pq.write_table(pa.table({"v": pa.array(list(v[1000:]) + [np.nan]), "c": [None] * 2001,
+                             "t": pa.array(list(t[1000:]) + [None], pa.timestamp("us"))}), tmp_path / "2.parquet")
+    files = [tmp_path / "1.parquet", tmp_path / "2.parquet"]
+    schema = store.unified_schema(files)
+    with pytest.raises(pl.exceptions.PolarsError):  # int and float files: polars does not promote
+        list(store.column_batches(files, "v", schema))
+    pieces = list(store.column_batches(files, "c", schema, rows=700, arrow=True))
+    assert sum(map(len, pieces)) == 3001 and max(map(len, pieces)) <= 700
+    profile = profile_files(files).set_index("column")
+    every = np.concatenate([np.round(v[:1000]), v[1000:]])
+    lo, hi = fences_of(pl.Series(every), "iqr", 3.0)
+    assert profile.loc["v", "outliers"] == ((every < lo) | (every > hi)).sum() == 2
+    assert profile.loc["v", "median"] == pytest.approx(np.median(every))
+    assert (profile.loc["v", "min"], profile.loc["v", "max"]) == (-400.0, 500.0)  # NaN: missing, not a number
+    assert profile.loc["v", "missing_share"] == pytest.approx(1 / 3001)
+    assert profile.loc["c", "n_unique"] == 40 and profile.loc["c", "missing_share"] == pytest.approx(2001 / 3001)
+    assert profile.loc["t", "min"] == str(t.min()) and profile.loc["t", "n_unique"] == len(set(t))

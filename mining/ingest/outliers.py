@@ -22,14 +22,25 @@ def fences(method: str, k: float, centre: float, lower: float, upper: float) -> 
 
 
 def fences_of(values: pa.ChunkedArray | pl.Series, method: str, k: float) -> tuple[float, float] | None:
-    """The fences of a column (read from the written files): quartiles interpolated linearly, as
-    pandas and DuckDB's quantile_cont do; None when the column has no spread or no values."""
-    # one contiguous chunk: polars selects a quantile of one chunk, but sorts a column of many (6x slower)
-    x = (values if isinstance(values, pl.Series) else pl.from_arrow(values)).cast(pl.Float64).drop_nulls().rechunk()
-    if x.is_empty():
-        return None
-    if method == "iqr":  # the quartiles alone: a median is a third selection over the column
-        return fences(method, k, np.nan, x.quantile(0.25, "linear"), x.quantile(0.75, "linear"))
-    med = x.median()
-    mad = (x - med).abs().median()
-    return fences(method, k, med, mad, mad)
+    """The fences of a column (read from the written files); None when it has no spread or no values."""
+    x = (values if isinstance(values, pl.Series) else pl.from_arrow(values)).cast(pl.Float64).drop_nulls()
+    return fences_sorted(np.sort(x.to_numpy()), method, k) if len(x) else None
+
+
+def fences_sorted(a: np.ndarray, method: str, k: float) -> tuple[float, float] | None:
+    """The fences of a sorted array without missing values (numpy sorts 10 M floats in 0.1 s, less
+    than three selections; the caller then counts outliers by binary search)."""
+    if method == "iqr":
+        return fences(method, k, np.nan, quantile_sorted(a, 0.25), quantile_sorted(a, 0.75))
+    median = quantile_sorted(a, 0.5)
+    mad = quantile_sorted(np.sort(np.abs(a - median)), 0.5)
+    return fences(method, k, median, mad, mad)
+
+
+def quantile_sorted(a: np.ndarray, q: float) -> float:
+    """The q-quantile of a sorted, non-empty array, interpolated linearly as pandas, polars' "linear"
+    and DuckDB's quantile_cont do."""
+    at = q * (len(a) - 1)
+    low = int(at)
+    high = min(low + 1, len(a) - 1)
+    return float(a[low] + (a[high] - a[low]) * (at - low))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -281,6 +282,20 @@ def polars_files(paths: list[Path], columns: list[str] | None = None, keys: Keys
         except pl.exceptions.PolarsError:
             pass
     return pl.from_arrow(file_dataset(paths, keys, schema=schema).to_table(columns=names))
+
+
+def column_batches(paths: list[Path], column: str, schema: pa.Schema, keys: Keys | None = None,
+                   arrow: bool = False, rows: int = 1 << 20) -> Iterator[pl.Series]:
+    """One column of the files (`schema`: their `unified_schema`) in pieces of about `rows` values, so
+    that memory holds a piece, not the column (50 M ids are 1.2 GB). Polars decodes them unless the
+    files are encrypted or `arrow` is set; polars raises `PolarsError` where the files' types differ
+    in a way it does not promote, possibly after some pieces: the caller starts again with `arrow`."""
+    if keys is None and not arrow:
+        frames = pl.scan_parquet([str(p) for p in paths], schema=pl.from_arrow(schema.empty_table()).schema,
+                                 missing_columns="insert").select(column).collect_batches(chunk_size=rows)
+        return (frame.to_series() for frame in frames)
+    batches = file_dataset(paths, keys, schema=schema).to_batches(columns=[column], batch_size=rows)
+    return (pl.Series(column, batch.column(0)) for batch in batches)
 
 
 def _names(schema: pa.Schema, columns: list[str] | None) -> list[str]:
