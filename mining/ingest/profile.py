@@ -35,11 +35,12 @@ def profile_files(files: list[Path], method: str = "iqr", k: float = 3.0, keys: 
         return pd.DataFrame(columns=["column", "dtype", "missing_share", "n_unique"])
     schema = unified_schema(files, keys)  # the files' footers read once, not once per column
     fields = [f for f in schema if f.name not in HIDDEN]
+    rows = _rows(files, keys) if any(_is_number(f.type) for f in fields) else 0  # a number column's array size
 
     def profile(f: pa.Field) -> dict:
         text = pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
         counted = _key_column(files, keys, f) if f.name in unique and text else None
-        return counted or _column(files, keys, schema, f, method, k)
+        return counted or _column(files, keys, schema, f, method, k, rows)
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="profile") as pool:
         return pd.DataFrame(list(pool.map(profile, fields)))
@@ -62,10 +63,10 @@ def _key_column(files: list[Path], keys: Keys | None, field: pa.Field) -> dict |
             "n_unique": rows - nulls}
 
 
-def _column(files: list[Path], keys: Keys | None, schema: pa.Schema, field: pa.Field, method: str, k: float) -> dict:
+def _column(files: list[Path], keys: Keys | None, schema: pa.Schema, field: pa.Field, method: str, k: float,
+            rows: int) -> dict:
     t = field.type
-    number = pa.types.is_integer(t) or pa.types.is_floating(t)
-    values = np.empty(_rows(files, keys) if number else 0)  # quantiles need every number: 8 bytes a value, once
+    values = np.empty(rows if _is_number(t) else 0)  # quantiles need every number: 8 bytes a value, once
     try:
         row, filled = _scan(column_batches(files, field.name, schema, keys), values)
     except pl.exceptions.PolarsError:  # types polars does not promote: Arrow reads them
@@ -101,6 +102,10 @@ def _scan(pieces: Iterable[pl.Series], values: np.ndarray) -> tuple[dict, int]:
         if not len(values):  # times, shown as text
             row.update(min=str(row["min"]), max=str(row["max"]))
     return row, filled
+
+
+def _is_number(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t)
 
 
 def _rows(files: list[Path], keys: Keys | None) -> int:
