@@ -20,7 +20,7 @@ import mmap
 import os
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +46,16 @@ class FileRead:
 
 @dataclass
 class Chunk:
-    """One block of a source: parsed rows (Arrow, with `_source` and `_row`) and unparseable ones."""
+    """One block of a source: parsed rows (Arrow, with `_source` and `_row`) and unparseable ones.
+
+    A JSON-lines block read with `numbers` holds the fields it read as floats in `numbers`, each value
+    that was not a number in the column `UNREAD`, and `as_text` reads the block again with those
+    fields as text (for a contract that types one of them otherwise)."""
 
     table: pa.Table
     rejected: pd.DataFrame
+    numbers: frozenset[str] = frozenset()
+    as_text: Callable[[], Chunk] | None = None
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -209,12 +215,35 @@ def iter_csv(path: Path, delimiter: str = ",", encoding: str = "utf-8", block_by
                                                                             delimiter, encoding), workers)
 
 
-def lines_in(block: bytes, step: int = 1 << 20) -> int:
-    """Newlines in a block, counted by numpy (`bytes.count` holds the GIL the parse threads need) a
-    megabyte at a time: the comparison's scratch array stays in cache instead of being a fresh 32 MB
-    (3 ms a block instead of 6-8 ms alone, and 60 ms while the parse threads fill memory)."""
+LINE_STEP = 1 << 20  # bytes a newline count covers (`line_counts`)
+
+
+def lines_in(block: bytes) -> int:
+    return int(line_counts(block).sum())
+
+
+def line_counts(block: bytes | memoryview) -> np.ndarray:
+    """Newlines in each megabyte of a block, counted by numpy (`bytes.count` holds the GIL the parse
+    threads need) a megabyte at a time: the comparison's scratch array stays in cache instead of being
+    a fresh 32 MB (3 ms a block instead of 6-8 ms alone, and 60 ms while the parse threads fill
+    memory). The counts also find a given line's bytes without a pass over the block (`_lines_at`)."""
     raw = np.frombuffer(block, np.uint8)
-    return sum(int(np.count_nonzero(raw[i:i + step] == ord("\n"))) for i in range(0, len(raw), step))
+    return np.array([np.count_nonzero(raw[i:i + LINE_STEP] == ord("\n")) for i in range(0, len(raw), LINE_STEP)],
+                    dtype="int64")
+
+
+def _lines_at(block: bytes, rows: np.ndarray, counts: np.ndarray) -> list[bytes]:
+    """The lines `rows` (0-based, ascending) of a block, found from its per-megabyte newline counts:
+    only the megabytes that hold one of them are searched."""
+    raw = np.frombuffer(block, np.uint8)
+    ends = np.cumsum(counts)  # newlines up to the end of each megabyte
+    newline: dict[int, int] = {-1: -1}  # k -> offset of the (k+1)-th newline
+    wanted = np.unique(np.r_[rows - 1, rows])
+    for step in np.unique(np.searchsorted(ends, wanted[wanted >= 0] + 1)):
+        at = np.flatnonzero(raw[step * LINE_STEP:(step + 1) * LINE_STEP] == ord("\n")) + step * LINE_STEP
+        first = int(ends[step - 1]) if step else 0
+        newline.update({first + i: int(o) for i, o in enumerate(at)})
+    return [block[newline[r - 1] + 1:newline[r] + 1] for r in rows.tolist()]
 
 
 def in_parallel(pieces: Iterator[tuple], parse, workers: int | None = None, ahead: tuple = ()) -> Iterator:
@@ -321,13 +350,14 @@ def _json_block(block: bytes, first_line: int, path: Path, encoding: str, utf8: 
 
 
 def _flat_json_block(block: bytes, first_line: int, n_lines: int, path: Path,
-                     fields: dict[str, pl.DataType]) -> Chunk | None:
+                     fields: dict[str, pl.DataType], counts: np.ndarray | None = None) -> Chunk | None:
     """A piece whose lines are flat objects of known `fields`, parsed in one pass: a field the first
     piece read as whole numbers as numbers, the rest as text (polars' type inference is a second pass
     over the piece: 2.4x the time; numbers read as text are formatted back into text, a tenth of the
     parse for two whole-number fields). Where a number field holds anything else (text, a fraction),
-    the piece is read again with every field as text. None when a lossless read cannot be shown, and
-    the piece goes the general way (`_json_block`).
+    the piece is read again with every field as text; with fields read as floats (`iter_jsonl`'s
+    `numbers`), such values are found and kept apart instead (`_read_numbers`). None when a lossless
+    read cannot be shown, and the piece goes the general way (`_json_block`).
 
     Shown by counting bytes: no line nests (one `{` a line, no `[`) and no whitespace follows a quote,
     so every key is a `":`; more of those than parsed values plus written nulls means a key the known
@@ -339,8 +369,13 @@ def _flat_json_block(block: bytes, first_line: int, n_lines: int, path: Path,
     if braces != n_lines or spaced:
         return None
     text = {f: pl.String for f in fields}
-    frame = None
-    for schema in [fields, text] if fields != text else [text]:
+    floats = frozenset(f for f, t in fields.items() if t == pl.Float64)
+    frame, kept, tries = None, 0, [fields, text] if fields != text else [text]
+    if floats:
+        read = _read_numbers(block, n_lines, fields, floats, line_counts(block) if counts is None else counts)
+        frame, kept = read if read is not None else (None, 0)
+        tries = [] if read is not None else [text]
+    for schema in tries:
         try:
             frame = pl.read_ndjson(io.BytesIO(block), schema=schema)  # strict: a value its type cannot hold raises
             break
@@ -348,11 +383,54 @@ def _flat_json_block(block: bytes, first_line: int, n_lines: int, path: Path,
             continue
     if frame is None:
         return None
-    values = sum(frame.height - frame[f].null_count() for f in fields)
+    values = sum(frame.height - frame[f].null_count() for f in fields) + kept
     if frame.height != n_lines or (keys != values and keys != values + block.count(b'":null') + block.count(b'": null')):
         return None
     table = frame.to_arrow(compat_level=pl.CompatLevel.newest())  # text as views, as polars holds it: no copy
-    return Chunk(with_origin(table, str(path), np.arange(first_line, first_line + n_lines)), _rejected([]))
+    return Chunk(with_origin(table, str(path), np.arange(first_line, first_line + n_lines)), _rejected([]),
+                 floats if floats and not tries else frozenset())
+
+
+UNREAD = "_unread"  # a block read with number fields: per row, its values that were not numbers, {field: text}
+WHOLE_LIMIT = 2.0 ** 53  # floats hold every whole number below: one above may have lost digits of a long integer
+
+
+def _read_numbers(block: bytes, n_lines: int, fields: dict[str, pl.DataType], floats: frozenset[str],
+                  counts: np.ndarray) -> tuple[pl.DataFrame, int] | None:
+    """The piece read with its number fields as numbers, and how many values were not numbers: those
+    (a word, a quoted number, a flag in a number field) are read as null, found by reading the few lines
+    with a null number as text, and kept in the column `UNREAD` as that text; the schema types them as
+    it types text. Parsing a number as text and the text back costs a quarter of the piece's parse.
+    None where the text read is as cheap (gaps on many lines) or a float may have lost digits of a
+    long whole number (an int contract needs them)."""
+    try:
+        frame = pl.read_ndjson(io.BytesIO(block), schema=fields, ignore_errors=True)
+    except pl.exceptions.PolarsError:
+        return None
+    typed = [f for f, t in fields.items() if t != pl.String]
+    whole = [(pl.col(f).abs() >= WHOLE_LIMIT) & (pl.col(f) == pl.col(f).floor()) for f in floats]
+    if frame.height != n_lines or frame.select(pl.any_horizontal(whole).any()).item():
+        return None
+    rows = frame.select(pl.any_horizontal(pl.col(f).is_null() for f in typed)).to_series().arg_true().to_numpy()
+    if not len(rows):
+        return frame, 0
+    if len(rows) > max(64, n_lines // 100):
+        return None
+    try:
+        again = pl.read_ndjson(io.BytesIO(b"".join(_lines_at(block, rows, counts))), schema={f: pl.String for f in typed})
+    except pl.exceptions.PolarsError:
+        return None
+    if again.height != len(rows):
+        return None
+    lost = again.select(pl.when(frame[f].gather(rows).is_null()).then(pl.col(f)).alias(f) for f in typed)
+    kept = sum(lost.height - lost[f].null_count() for f in typed)
+    if not kept:
+        return frame, 0
+    texts = [json.dumps({f: v for f, v in r.items() if v is not None}) for r in lost.iter_rows(named=True)]
+    has = np.array([t != "{}" for t in texts])
+    unread = pl.repeat(None, n_lines, dtype=pl.String, eager=True).alias(UNREAD).scatter(
+        rows[has], [t for t in texts if t != "{}"])
+    return frame.with_columns(unread), kept
 
 
 QUOTE_COLON, QUOTE_SPACE, QUOTE_TAB, QUOTE_CR = 0x3A22, 0x2022, 0x0922, 0x0D22  # '":', '" ', '"\t', '"\r' as words
@@ -390,34 +468,45 @@ def _nested_as_json(frame: pl.DataFrame) -> pl.DataFrame:
 
 WHOLE = {pa.int64(): pl.Int64}  # a first piece's whole-number fields, read as numbers later (decimals stay text: a
 # whole number past 2**53 in a decimal field would lose digits as a float, which text keeps for an int contract)
+NUMBER_SHARE = 0.99  # with `numbers`: a first-piece field read as floats later when this share of its values are numbers
 
 
 def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYTES,
-               workers: int | None = None, digest=None) -> Iterator[Chunk]:
+               workers: int | None = None, digest=None, numbers: bool = False) -> Iterator[Chunk]:
     """JSON-lines blocks, parsed by polars (pieces at once, by `in_parallel`), with each bad line
     found and the rest kept. The first piece is parsed on its own: its fields let the later pieces
     take the one-pass parse of flat records (`_flat_json_block`); a piece that may hold anything
-    else goes the general way."""
+    else goes the general way.
+
+    With `numbers` (for a reader that types the rows by a contract, as ingest does), a field whose
+    first-piece values are nearly all numbers is read as floats in later pieces, its other values kept
+    apart as text (see `Chunk`); by default every value that is not a whole number is read as text."""
     utf8 = encoding.lower().replace("-", "") in ("utf8", "ascii")
     fields: dict[str, pl.DataType] = {}  # the first piece's fields, with the type a later piece reads them as
 
-    def pieces() -> Iterator[tuple[int, int, bytes, int]]:
+    def pieces() -> Iterator[tuple[int, int, bytes | memoryview, np.ndarray]]:
         first_line = 1
         for offset, block in _text_blocks(path, block_bytes, digest):
-            n_lines = lines_in(block)
-            yield offset, first_line, block, n_lines
-            first_line += n_lines
+            counts = line_counts(block)
+            yield offset, first_line, block, counts
+            first_line += int(counts.sum())
 
-    def parse(offset: int, first_line: int, block: bytes | memoryview, n_lines: int) -> Chunk:
-        block = bytes(block)  # polars reads bytes: the view copied here, by the parse threads
+    def parse(offset: int, first_line: int, view: bytes | memoryview, counts: np.ndarray,
+              read_as: dict[str, pl.DataType] | None = None) -> Chunk:
+        block = bytes(view)  # polars reads bytes: the view copied here, by the parse threads
         try:
             if not (utf8 and block.isascii()):  # ASCII is valid UTF-8: a scan, not a decoded copy of the piece
                 block.decode(encoding)
         except UnicodeDecodeError as exc:
             raise IngestError(f"{path}: byte 0x{block[exc.start]:02x} at offset {offset + exc.start} is not valid "
                               f"{encoding}; set data.encoding to the file's encoding (e.g. latin-1)") from None
-        flat = _flat_json_block(block, first_line, n_lines, path, fields) if fields and utf8 else None
+        read_as = fields if read_as is None else read_as
+        n_lines = int(counts.sum())
+        flat = _flat_json_block(block, first_line, n_lines, path, read_as, counts) if read_as and utf8 else None
         if flat is not None:
+            if flat.numbers:  # the view, not the copy, is kept for a read as text: no memory held
+                text_read = {f: pl.String if f in flat.numbers else t for f, t in read_as.items()}
+                flat.as_text = lambda: parse(offset, first_line, view, counts, text_read)
             return flat
         parts = _json_block(block, first_line, path, encoding, utf8)
         return Chunk(concat([p.table for p in parts if p.table.num_rows]),
@@ -427,9 +516,29 @@ def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYT
     if (first := next(later, None)) is None:
         return
     chunk = parse(*first)
-    fields.update({f.name: WHOLE.get(f.type, pl.String) for f in chunk.table.schema
-                   if f.name not in ("_source", "_row")})
+    floats = _number_fields(chunk.table, bytes(first[2])) if numbers else set()
+    fields.update({f.name: pl.Float64 if f.name in floats else WHOLE.get(f.type, pl.String)
+                   for f in chunk.table.schema if f.name not in ("_source", "_row")})
     yield from in_parallel(later, parse, workers, ahead=(chunk,))  # later pieces parse while the first is handled
+
+
+def _number_fields(table: pa.Table, block: bytes) -> set[str]:
+    """The first piece's fields that are floats, or text whose values are nearly all numbers written as
+    numbers (a log's amount with an odd "n/a"; not ids written in quotes, which a float read would lose
+    on every line): counted from the piece's bytes, `"field":` against `"field":"`."""
+    out = set()
+    for f in table.schema:
+        if pa.types.is_floating(f.type):
+            out.add(f.name)
+        elif f.name not in ("_source", "_row") and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                                                     or pa.types.is_string_view(f.type)):
+            key = json.dumps(f.name).encode() + b":"
+            written, quoted = block.count(key), block.count(key + b'"') + block.count(key + b' "')
+            values = pl.from_arrow(table[f.name]).drop_nulls()
+            numeric = len(values) - values.cast(pl.Float64, strict=False).null_count()
+            if written and quoted <= (1 - NUMBER_SHARE) * written and numeric >= NUMBER_SHARE * len(values):
+                out.add(f.name)
+    return out
 
 
 def iter_parquet(path: Path, batch_rows: int = 500_000) -> Iterator[Chunk]:
@@ -454,10 +563,11 @@ def feeds_digest(path: Path) -> bool:
 
 
 def iter_file(path: Path, delimiter: str = ",", encoding: str = "utf-8",
-              block_bytes: int = BLOCK_BYTES, digest=None) -> Iterator[Chunk]:
+              block_bytes: int = BLOCK_BYTES, digest=None, numbers: bool = False) -> Iterator[Chunk]:
     """One CSV (also .gz), Parquet or JSON-lines file as chunks with their row origin and their
     unparseable rows; a file with no parseable row stops the stage once it has been read. `digest`
-    (a hashlib object, for a file that `feeds_digest`) is fed the file's bytes as they are read."""
+    (a hashlib object, for a file that `feeds_digest`) is fed the file's bytes as they are read;
+    `numbers`: see `iter_jsonl`."""
     if digest is not None and not feeds_digest(path):
         raise ValueError(f"{path}: its bytes are not read as they are (compressed or Parquet): hash it apart")
     if not path.exists():
@@ -470,7 +580,7 @@ def iter_file(path: Path, delimiter: str = ",", encoding: str = "utf-8",
     elif name.endswith((".parquet", ".pq")):
         chunks = iter_parquet(path)
     elif name.endswith((*JSON_FILES, ".jsonl.gz", ".ndjson.gz")):
-        chunks = iter_jsonl(path, encoding, block_bytes, digest=digest)
+        chunks = iter_jsonl(path, encoding, block_bytes, digest=digest, numbers=numbers)
     else:
         raise IngestError(f"{path}: unknown file type (expected .csv, .csv.gz, .tsv, .parquet or .jsonl)")
     parsed, first_bad = 0, None

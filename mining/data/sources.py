@@ -31,13 +31,14 @@ def _with_origin(df: pd.DataFrame, source: str, first_line: int) -> pd.DataFrame
 
 
 def open_source(uri: str, root: Path, delimiter: str = ",", encoding: str = "utf-8",
-                query: str | None = None) -> tuple[Iterator[Chunk], dict]:
+                query: str | None = None, numbers: bool = False) -> tuple[Iterator[Chunk], dict]:
     """The table at `uri` as chunks (parsed rows + unparseable ones) and its lineage record,
     whose row count and (for databases and remote objects) content hash are filled in as the
     chunks are read.
 
     `uri` is a local file or folder (relative to the project), a database URL with `query`, or
-    an fsspec URL (s3://, abfs://, gs://, ...).
+    an fsspec URL (s3://, abfs://, gs://, ...). `numbers`: a local JSON-lines file's number fields
+    may be read as floats, for a reader that handles `Chunk.numbers` (see `iter_jsonl`).
     """
     if uri == BUILTIN_DEMO:
         raise IngestError("builtin:demo is read with read_demo(), which also yields the events")
@@ -59,9 +60,10 @@ def open_source(uri: str, root: Path, delimiter: str = ",", encoding: str = "utf
     lineage = {"uri": uri}
     if feeds_digest(path):  # read once: the blocks parsed are the bytes hashed
         digest = file_hasher(path)
-        return _counted(iter_file(path, delimiter, encoding, digest=digest), lineage, digest.hexdigest), lineage
+        chunks = iter_file(path, delimiter, encoding, digest=digest, numbers=numbers)
+        return _counted(chunks, lineage, digest.hexdigest), lineage
     hashed = _in_background(lambda: content_hash(path))
-    return _counted(iter_file(path, delimiter, encoding), lineage, hashed.result), lineage
+    return _counted(iter_file(path, delimiter, encoding, numbers=numbers), lineage, hashed.result), lineage
 
 
 def _in_background(fn) -> Future:

@@ -24,23 +24,23 @@ def fences(method: str, k: float, centre: float, lower: float, upper: float) -> 
 def fences_of(values: pa.ChunkedArray | pl.Series, method: str, k: float) -> tuple[float, float] | None:
     """The fences of a column (read from the written files); None when it has no spread or no values."""
     x = (values if isinstance(values, pl.Series) else pl.from_arrow(values)).cast(pl.Float64).drop_nulls()
-    return fences_sorted(np.sort(x.to_numpy()), method, k) if len(x) else None
+    return robust_summary(x.to_numpy().copy(), method, k)[1] if len(x) else None
 
 
-def fences_sorted(a: np.ndarray, method: str, k: float) -> tuple[float, float] | None:
-    """The fences of a sorted array without missing values (numpy sorts 10 M floats in 0.1 s, less
-    than three selections; the caller then counts outliers by binary search)."""
+def robust_summary(a: np.ndarray, method: str, k: float) -> tuple[float, tuple[float, float] | None]:
+    """(median, fences) of a non-empty array without missing values, which is reordered in place: the
+    quantiles are selections (numpy's introselect), not a sort (a third of the time on 10 M floats)."""
     if method == "iqr":
-        return fences(method, k, np.nan, quantile_sorted(a, 0.25), quantile_sorted(a, 0.75))
-    median = quantile_sorted(a, 0.5)
-    mad = quantile_sorted(np.sort(np.abs(a - median)), 0.5)
-    return fences(method, k, median, mad, mad)
+        q1, median, q3 = quantiles(a, (0.25, 0.5, 0.75))
+        return median, fences(method, k, np.nan, q1, q3)
+    (median,) = quantiles(a, (0.5,))
+    (mad,) = quantiles(np.abs(a - median), (0.5,))
+    return median, fences(method, k, median, mad, mad)
 
 
-def quantile_sorted(a: np.ndarray, q: float) -> float:
-    """The q-quantile of a sorted, non-empty array, interpolated linearly as pandas, polars' "linear"
-    and DuckDB's quantile_cont do."""
-    at = q * (len(a) - 1)
-    low = int(at)
-    high = min(low + 1, len(a) - 1)
-    return float(a[low] + (a[high] - a[low]) * (at - low))
+def quantiles(a: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """The qs-quantiles of a non-empty array, interpolated linearly as pandas, polars' "linear" and
+    DuckDB's quantile_cont do; `a` is partitioned in place around the order statistics they need."""
+    at = [q * (len(a) - 1) for q in qs]
+    a.partition(sorted({i for x in at for i in (int(x), min(int(x) + 1, len(a) - 1))}))
+    return [float(a[int(x)] + (a[min(int(x) + 1, len(a) - 1)] - a[int(x)]) * (x - int(x))) for x in at]

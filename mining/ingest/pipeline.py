@@ -191,10 +191,10 @@ def _ingest_into(staging: Path, params: Params, charter: dict, client=None) -> I
         lineage = [lin]
     else:
         fmt = {"delimiter": data.get("delimiter", ","), "encoding": data.get("encoding", "utf-8")}
-        chunks, lin = open_source(data["source"], params.root, query=data.get("query"), **fmt)
+        chunks, lin = open_source(data["source"], params.root, query=data.get("query"), numbers=True, **fmt)
         sources, lineage = {"entities": (chunks, redact_text(data["source"]))}, [lin]
         if data["events"].get("source"):
-            chunks, lin_ev = open_source(data["events"]["source"], params.root, **fmt)
+            chunks, lin_ev = open_source(data["events"]["source"], params.root, numbers=True, **fmt)
             sources["events"] = (chunks, redact_text(data["events"]["source"]))
             lineage.append(lin_ev)
     privacy = cfg["pseudonymise"]
@@ -328,7 +328,8 @@ def _blocks(name: str, chunks: Iterator[Chunk], contract_for, quarantine: store.
             run: _TableRun) -> Iterator[tuple[pa.Table, str, str]]:
     """Each block's parsed rows, its origin and how to treat a required column it lacks, with
     `run.contract` as of that block: the first block's rows set it, a later block's new columns
-    extend it (unless declared). Rows the reader could not parse go to quarantine here."""
+    extend it (unless declared). Rows the reader could not parse go to quarantine here; a block whose
+    fields the reader took for numbers is read again as text where the contract types one otherwise."""
     for chunk in chunks:
         run.rows_in += chunk.table.num_rows + len(chunk.rejected)
         if len(chunk.rejected):
@@ -338,11 +339,14 @@ def _blocks(name: str, chunks: Iterator[Chunk], contract_for, quarantine: store.
         if not chunk.table.num_rows:
             continue
         origin = str(chunk.table["_source"][0].as_py())
+        if chunk.numbers and run.contract is not None and any(
+                run.contract.schema.get(f, {}).get("type") not in ("int", "float") for f in chunk.numbers):
+            chunk = chunk.as_text()  # a field the reader took for numbers that the contract types otherwise
         if run.contract is None:
             run.contract = contract_for(chunk.table.slice(0, sch.INFER_ROWS).to_pandas())
             yield chunk.table, origin, "raise"
             continue
-        new = [c for c in chunk.table.column_names if c not in run.contract.schema and c not in sch.ORIGIN]
+        new = [c for c in chunk.table.column_names if c not in run.contract.schema and c not in sch.HIDDEN]
         if new and run.contract.policy != "declared":
             head = pl.from_arrow(chunk.table.select(new)).head(sch.INFER_ROWS).to_pandas()
             extend(run.contract, sch.infer_schema(head), name, origin)

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from mining.ingest.distinct import DistinctSketch
 from mining.ingest.encryption import Keys
-from mining.ingest.outliers import fences_sorted, quantile_sorted
+from mining.ingest.outliers import robust_summary
 from mining.ingest.store import column_batches, unified_schema
 
 HIDDEN = ("_source", "_row", "_schema_version")
@@ -73,10 +73,9 @@ def _column(files: list[Path], keys: Keys | None, schema: pa.Schema, field: pa.F
         row, filled = _scan(column_batches(files, field.name, schema, keys, arrow=True), values)
     if filled:
         a = values[:filled]
-        a.sort()
-        limits = fences_sorted(a, method, k)
-        out = 0 if limits is None else int(a.searchsorted(limits[0]) + filled - a.searchsorted(limits[1], "right"))
-        row.update(median=quantile_sorted(a, 0.5), outliers=out)
+        median, limits = robust_summary(a, method, k)
+        out = 0 if limits is None else int(np.count_nonzero(a < limits[0]) + np.count_nonzero(a > limits[1]))
+        row.update(median=median, outliers=out)
     return {"column": field.name, "dtype": str(t), **row}
 
 

@@ -21,13 +21,14 @@ import polars as pl
 import pyarrow as pa
 from pandas.api import types as ptypes
 
-from mining.data.files import IngestError, arrow_from_pandas
+from mining.data.files import UNREAD, IngestError, arrow_from_pandas
 
 if TYPE_CHECKING:
     import pandera.polars as pandera
 
 TYPES = ("int", "float", "bool", "string", "category", "datetime")
 ORIGIN = ["_source", "_row"]
+HIDDEN = [*ORIGIN, UNREAD]  # the reader's columns, not the source's: origin, and values a number read kept as text
 _BOOL = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False,
          "t": True, "f": False, "y": True, "n": False}
 
@@ -394,17 +395,37 @@ def type_block(raw: pl.DataFrame, schema: dict[str, dict], table: str, source: s
 
     found: list[Failed] = []
     typed_cols = {}
+    unread = _unread(raw)
     for col, spec in schema.items():
         values = raw[col] if col in raw.columns else pl.Series(col, [None] * len(raw), dtype=pl.Null)
         val = cast(values, spec["type"])
         bad = (values.is_not_null() & val.is_null()).to_numpy()
+        if col in unread:  # values the reader kept as text: typed as text is
+            at, text = unread[col]
+            fixed = cast(pl.Series(col, text, dtype=pl.Utf8), spec["type"])
+            val = val.scatter(at, fixed)
+            bad = bad.copy()
+            bad[at[fixed.is_null().to_numpy()]] = True
         if bad.any():
             found.append(Failed(np.flatnonzero(bad), col, f"type:{col} (expected {spec['type']})"))
         typed_cols[col] = val.alias(col)
-    typed = raw.with_columns(list(typed_cols.values()))
+    typed = raw.with_columns(list(typed_cols.values())).drop(UNREAD, strict=False)
     found += _failures(typed, schema)
     hashed = {c: HashedKeys.of(typed[c]) for c, spec in schema.items() if spec.get("unique")}
     return TypedBlock(raw, typed, found, hashed)
+
+
+def _unread(raw: pl.DataFrame) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """column -> (rows, texts) of the values a number read kept as text (the reader's `UNREAD`)."""
+    if UNREAD not in raw.columns:
+        return {}
+    kept = raw[UNREAD]
+    out: dict[str, tuple[list[int], list[str]]] = {}
+    for row, text in zip(kept.is_not_null().arg_true().to_list(), kept.drop_nulls().to_list()):
+        for col, value in json.loads(text).items():
+            out.setdefault(col, ([], []))[0].append(row)
+            out[col][1].append(value)
+    return {col: (np.array(rows, dtype="int64"), texts) for col, (rows, texts) in out.items()}
 
 
 def check_keys(block: TypedBlock, schema: dict[str, dict], table: str,
@@ -423,7 +444,7 @@ def check_keys(block: TypedBlock, schema: dict[str, dict], table: str,
         return CheckedTable(typed, quarantine_frame(raw.head(0).to_pandas(), pd.Series(dtype=object), table), {})
     bad = np.zeros(len(raw), dtype=bool)
     bad[at] = True
-    rows = raw.filter(pl.Series(bad)).to_pandas()
+    rows = raw.filter(pl.Series(bad)).to_pandas(use_pyarrow_extension_array=True)  # whole numbers stay whole
     quarantine = quarantine_frame(rows, pd.Series(reasons), table)
     return CheckedTable(without_rows(typed, bad), quarantine, counts)
 
@@ -522,13 +543,18 @@ def _bound(value, kind: str):
 
 
 def quarantine_frame(rows: pd.DataFrame, reasons: pd.Series, table: str) -> pd.DataFrame:
-    """Failing rows in one shape whatever their table: origin, reasons, the original record as JSON."""
-    record_cols = [c for c in rows.columns if c not in ORIGIN]
-    records = rows[record_cols].astype(object).where(rows[record_cols].notna(), None)
+    """Failing rows in one shape whatever their table: origin, reasons, the original record as JSON
+    (with the values a number read kept as text, as they were written)."""
+    record_cols = [c for c in rows.columns if c not in HIDDEN]
+    records = rows[record_cols].astype(object).where(rows[record_cols].notna(), None).to_dict("records")
+    if UNREAD in rows.columns:
+        for record, text in zip(records, rows[UNREAD]):
+            if isinstance(text, str):
+                record.update(json.loads(text))
     return pd.DataFrame({
         "table": table,
         "source": rows["_source"].astype(str).to_numpy(),
         "row": rows["_row"].astype("int64").to_numpy(),
         "reasons": reasons.to_numpy(),
-        "record": [json.dumps(r, default=str) for r in records.to_dict("records")],
+        "record": [json.dumps(r, default=str) for r in records],
     })
