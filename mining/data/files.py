@@ -532,11 +532,12 @@ def _number_fields(table: pa.Table, block: bytes) -> set[str]:
             out.add(f.name)
         elif f.name not in ("_source", "_row") and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
                                                      or pa.types.is_string_view(f.type)):
-            key = json.dumps(f.name).encode() + b":"
-            written, quoted = block.count(key), block.count(key + b'"') + block.count(key + b' "')
             values = pl.from_arrow(table[f.name]).drop_nulls()
-            numeric = len(values) - values.cast(pl.Float64, strict=False).null_count()
-            if written and quoted <= (1 - NUMBER_SHARE) * written and numeric >= NUMBER_SHARE * len(values):
+            if not len(values) or values.cast(pl.Float64, strict=False).null_count() > (1 - NUMBER_SHARE) * len(values):
+                continue
+            key = json.dumps(f.name).encode() + b":"  # the bytes counted only for a field of numbers (a pass each)
+            written, quoted = block.count(key), block.count(key + b'"') + block.count(key + b' "')
+            if written and quoted <= (1 - NUMBER_SHARE) * written:
                 out.add(f.name)
     return out
 
