@@ -789,6 +789,17 @@ def test_a_number_read_gives_way_to_text_where_a_float_cannot_be_shown_lossless(
     assert _flat_json_block(b'{"id":"a","n":1.5,"new":2}\n', 1, 1, f, fields) is None  # a key it does not know
 
 
+def test_a_cluster_blocks_keys_hold_the_values_the_reader_kept_as_text():
+    """Under Dask a block's keys are hashed apart from its checks: a key the number read kept as text ("12.5"
+    in quotes) is among them, typed as the check types it, or a later block repeating it would pass."""
+    from mining.data.files import UNREAD
+    from mining.ingest.partitions import block_keys
+
+    table = pa.table({"_row": [1, 2, 3], "k": [1.5, None, None], UNREAD: [None, '{"k": "12.5"}', None]})
+    keys = block_keys(table, {"k": {"type": "float", "unique": True}})
+    assert np.array_equal(keys["k"], sch.distinct_sorted(sch.KeyIndex.hashes(pl.Series([1.5, 12.5]))))
+
+
 def test_ingest_reads_a_field_as_text_where_the_contract_does_not_type_it_as_a_number(tmp_path):
     """A declared contract may type a field of numbers as text (codes): those blocks are read again as text,
     so that 3 stays "3" (a float read would write "3.0")."""

@@ -66,11 +66,14 @@ def as_arrow(valid: pl.DataFrame) -> pa.Table:
 
 
 def block_keys(table: pa.Table, schema: dict[str, dict]) -> dict[str, np.ndarray]:
-    """Worker, first task: the distinct hashes of each unique column's typed, non-null values."""
+    """Worker, first task: the distinct hashes of each unique column's typed, non-null values (with
+    those the reader kept as text, typed as the check types them)."""
     out = {}
+    raw = pl.from_arrow(table)
+    unread = sch.unread_values(raw)
     for col, spec in schema.items():
         if spec.get("unique") and col in table.column_names:
-            values = sch.cast(pl.from_arrow(table[col]), spec["type"]).drop_nulls()
+            values = sch.typed_column(raw, col, spec["type"], unread)[0].drop_nulls()
             out[col] = sch.distinct_sorted(sch.KeyIndex.hashes(values))
     return out
 

@@ -395,27 +395,35 @@ def type_block(raw: pl.DataFrame, schema: dict[str, dict], table: str, source: s
 
     found: list[Failed] = []
     typed_cols = {}
-    unread = _unread(raw)
+    unread = unread_values(raw)
     for col, spec in schema.items():
-        values = raw[col] if col in raw.columns else pl.Series(col, [None] * len(raw), dtype=pl.Null)
-        val = cast(values, spec["type"])
-        bad = (values.is_not_null() & val.is_null()).to_numpy()
-        if col in unread:  # values the reader kept as text: typed as text is
-            at, text = unread[col]
-            fixed = cast(pl.Series(col, text, dtype=pl.Utf8), spec["type"])
-            val = val.scatter(at, fixed)
-            bad = bad.copy()
-            bad[at[fixed.is_null().to_numpy()]] = True
+        val, bad = typed_column(raw, col, spec["type"], unread)
         if bad.any():
             found.append(Failed(np.flatnonzero(bad), col, f"type:{col} (expected {spec['type']})"))
-        typed_cols[col] = val.alias(col)
+        typed_cols[col] = val
     typed = raw.with_columns(list(typed_cols.values())).drop(UNREAD, strict=False)
     found += _failures(typed, schema)
     hashed = {c: HashedKeys.of(typed[c]) for c, spec in schema.items() if spec.get("unique")}
     return TypedBlock(raw, typed, found, hashed)
 
 
-def _unread(raw: pl.DataFrame) -> dict[str, tuple[np.ndarray, list[str]]]:
+def typed_column(raw: pl.DataFrame, col: str, kind: str,
+                 unread: dict[str, tuple[np.ndarray, list[str]]]) -> tuple[pl.Series, np.ndarray]:
+    """A column as the contract's type, and the rows whose value did not fit (null where absent); values
+    the reader kept as text (`unread_values`) are typed as text is."""
+    values = raw[col] if col in raw.columns else pl.Series(col, [None] * len(raw), dtype=pl.Null)
+    val = cast(values, kind)
+    bad = (values.is_not_null() & val.is_null()).to_numpy()
+    if col in unread:
+        at, text = unread[col]
+        fixed = cast(pl.Series(col, text, dtype=pl.Utf8), kind)
+        val = val.scatter(at, fixed)
+        bad = bad.copy()
+        bad[at[fixed.is_null().to_numpy()]] = True
+    return val.alias(col), bad
+
+
+def unread_values(raw: pl.DataFrame) -> dict[str, tuple[np.ndarray, list[str]]]:
     """column -> (rows, texts) of the values a number read kept as text (the reader's `UNREAD`)."""
     if UNREAD not in raw.columns:
         return {}
