@@ -773,6 +773,9 @@ def test_a_float_field_read_as_numbers_types_and_quarantines_as_its_text_would(t
     records = bad.set_index("row")["record"].map(json.loads)
     word = bad.loc[bad["reasons"].str.contains("type:amount"), "row"].iloc[0]
     assert records[word]["amount"] in ("n/a", "true", "")  # the value as written, not a null
+    gz = tmp_path / "log.jsonl.gz"  # a block of a compressed file is not read again: no number read there
+    gz.write_bytes(gzip.compress(f.read_bytes()))
+    assert not any(c.numbers for c in iter_jsonl(gz, block_bytes=8192, numbers=True))
 
 
 def test_a_number_read_gives_way_to_text_where_a_float_cannot_be_shown_lossless(tmp_path):

@@ -478,9 +478,10 @@ def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYT
     take the one-pass parse of flat records (`_flat_json_block`); a piece that may hold anything
     else goes the general way.
 
-    With `numbers` (for a reader that types the rows by a contract, as ingest does), a field whose
-    first-piece values are nearly all numbers is read as floats in later pieces, its other values kept
-    apart as text (see `Chunk`); by default every value that is not a whole number is read as text."""
+    With `numbers` (for a reader that types the rows by a contract, as ingest does), a plain file's
+    field whose first-piece values are nearly all numbers is read as floats in later pieces, its other
+    values kept apart as text (see `Chunk`); by default every value that is not a whole number is read
+    as text."""
     utf8 = encoding.lower().replace("-", "") in ("utf8", "ascii")
     fields: dict[str, pl.DataType] = {}  # the first piece's fields, with the type a later piece reads them as
 
@@ -504,9 +505,10 @@ def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYT
         n_lines = int(counts.sum())
         flat = _flat_json_block(block, first_line, n_lines, path, read_as, counts) if read_as and utf8 else None
         if flat is not None:
-            if flat.numbers:  # the view, not the copy, is kept for a read as text: no memory held
+            if flat.numbers:  # read again from the file when asked: a chunk holds no block
                 text_read = {f: pl.String if f in flat.numbers else t for f, t in read_as.items()}
-                flat.as_text = lambda: parse(offset, first_line, view, counts, text_read)
+                size = len(view)
+                flat.as_text = lambda: parse(offset, first_line, _bytes_at(path, offset, size), counts, text_read)
             return flat
         parts = _json_block(block, first_line, path, encoding, utf8)
         return Chunk(concat([p.table for p in parts if p.table.num_rows]),
@@ -516,10 +518,19 @@ def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYT
     if (first := next(later, None)) is None:
         return
     chunk = parse(*first)
-    floats = _number_fields(chunk.table, bytes(first[2])) if numbers else set()
+    plain = not path.name.lower().endswith(".gz")  # a block is read again from the file, not kept
+    floats = _number_fields(chunk.table, bytes(first[2])) if numbers and plain else set()
     fields.update({f.name: pl.Float64 if f.name in floats else WHOLE.get(f.type, pl.String)
                    for f in chunk.table.schema if f.name not in ("_source", "_row")})
     yield from in_parallel(later, parse, workers, ahead=(chunk,))  # later pieces parse while the first is handled
+
+
+def _bytes_at(path: Path, offset: int, size: int) -> bytes:
+    """A plain file's block again, as `_mapped_blocks` gave it (the last line ended by a newline)."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read(size)
+    return data if data.endswith(b"\n") else data + b"\n"
 
 
 def _number_fields(table: pa.Table, block: bytes) -> set[str]:
