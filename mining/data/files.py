@@ -219,6 +219,7 @@ LINE_STEP = 1 << 20  # bytes a newline count covers (`line_counts`)
 
 
 def lines_in(block: bytes) -> int:
+    """Newlines in a block (see `line_counts`)."""
     return int(line_counts(block).sum())
 
 
@@ -370,25 +371,30 @@ def _flat_json_block(block: bytes, first_line: int, n_lines: int, path: Path,
         return None
     text = {f: pl.String for f in fields}
     floats = frozenset(f for f, t in fields.items() if t == pl.Float64)
-    frame, kept, tries = None, 0, [fields, text] if fields != text else [text]
-    if floats:
-        read = _read_numbers(block, n_lines, fields, floats, line_counts(block) if counts is None else counts)
-        frame, kept = read if read is not None else (None, 0)
-        tries = [] if read is not None else [text]
-    for schema in tries:
-        try:
-            frame = pl.read_ndjson(io.BytesIO(block), schema=schema)  # strict: a value its type cannot hold raises
-            break
-        except pl.exceptions.PolarsError:
-            continue
+    read = _read_numbers(block, n_lines, fields, floats, line_counts(block) if counts is None else counts) \
+        if floats else None
+    if read is not None:
+        frame, kept = read
+    else:  # the numbers as text where a float read could not show itself lossless
+        frame, kept, floats = _read_strict(block, [text] if floats or fields == text else [fields, text]), 0, frozenset()
     if frame is None:
         return None
     values = sum(frame.height - frame[f].null_count() for f in fields) + kept
     if frame.height != n_lines or (keys != values and keys != values + block.count(b'":null') + block.count(b'": null')):
         return None
     table = frame.to_arrow(compat_level=pl.CompatLevel.newest())  # text as views, as polars holds it: no copy
-    return Chunk(with_origin(table, str(path), np.arange(first_line, first_line + n_lines)), _rejected([]),
-                 floats if floats and not tries else frozenset())
+    return Chunk(with_origin(table, str(path), np.arange(first_line, first_line + n_lines)), _rejected([]), floats)
+
+
+def _read_strict(block: bytes, schemas: list[dict[str, pl.DataType]]) -> pl.DataFrame | None:
+    """The piece read with the first of `schemas` whose types hold every value (a value one cannot hold
+    raises), None when none does."""
+    for schema in schemas:
+        try:
+            return pl.read_ndjson(io.BytesIO(block), schema=schema)
+        except pl.exceptions.PolarsError:
+            continue
+    return None
 
 
 UNREAD = "_unread"  # a block read with number fields: per row, its values that were not numbers, {field: text}
@@ -423,14 +429,12 @@ def _read_numbers(block: bytes, n_lines: int, fields: dict[str, pl.DataType], fl
     if again.height != len(rows):
         return None
     lost = again.select(pl.when(frame[f].gather(rows).is_null()).then(pl.col(f)).alias(f) for f in typed)
-    kept = sum(lost.height - lost[f].null_count() for f in typed)
-    if not kept:
+    has = lost.select(pl.any_horizontal(pl.all().is_not_null())).to_series().to_numpy()  # not a null or absent key
+    if not has.any():
         return frame, 0
-    texts = [json.dumps({f: v for f, v in r.items() if v is not None}) for r in lost.iter_rows(named=True)]
-    has = np.array([t != "{}" for t in texts])
-    unread = pl.repeat(None, n_lines, dtype=pl.String, eager=True).alias(UNREAD).scatter(
-        rows[has], [t for t in texts if t != "{}"])
-    return frame.with_columns(unread), kept
+    texts = [json.dumps({f: v for f, v in r.items() if v is not None}) for r in lost.filter(has).iter_rows(named=True)]
+    unread = pl.repeat(None, n_lines, dtype=pl.String, eager=True).alias(UNREAD).scatter(rows[has], texts)
+    return frame.with_columns(unread), sum(lost.height - lost[f].null_count() for f in typed)
 
 
 QUOTE_COLON, QUOTE_SPACE, QUOTE_TAB, QUOTE_CR = 0x3A22, 0x2022, 0x0922, 0x0D22  # '":', '" ', '"\t', '"\r' as words
