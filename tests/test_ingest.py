@@ -619,6 +619,11 @@ def test_a_large_key_index_is_searched_range_by_range_and_finds_exactly_what_it_
     index.add_hashes(held)
     asked = np.concatenate([rng.choice(held, 3000), rng.integers(0, 2**64, 3000, dtype=np.uint64), edges])
     assert (index.contains_hashes(asked) == np.isin(asked, held)).all()
+    for _ in range(2):  # blocks of distinct keys, some held before (twice for the second block): found by the merge
+        again = np.unique(asked)
+        assert (index.add_hashes(again[::-1]) == np.isin(again[::-1], held)).all()
+        held = np.union1d(held, again)
+        assert len(index) == len(held) and (index.contains_hashes(held)).all()
 
 
 @pytest.mark.parametrize("encrypted", [False, True])

@@ -63,7 +63,11 @@ class Chunk:
 
 REJECTED_COLUMNS = ["source", "row", "reasons", "record"]
 DELIMITERS = ",;\t|"
-BLOCK_BYTES = 32 << 20  # bytes of text parsed at a time: bounds memory whatever the file's size
+# Bytes of text parsed at a time (bounds memory whatever the file's size). Under 32 MiB, glibc's largest
+# threshold for serving an allocation by its own mapping: a JSON block's copy (polars reads bytes) then
+# reuses the heap that earlier copies freed, instead of pages mapped, zeroed by the kernel and unmapped for
+# each block (a copy took 20-30 ms instead of 5; a tenth less system time over a 10 M-line log).
+BLOCK_BYTES = (32 << 20) - (1 << 20)
 
 
 def _open_text(path: Path):
@@ -238,12 +242,15 @@ def _lines_at(block: bytes, rows: np.ndarray, counts: np.ndarray) -> list[bytes]
     only the megabytes that hold one of them are searched."""
     raw = np.frombuffer(block, np.uint8)
     ends = np.cumsum(counts)  # newlines up to the end of each megabyte
-    newline: dict[int, int] = {-1: -1}  # k -> offset of the (k+1)-th newline
     wanted = np.unique(np.r_[rows - 1, rows])
-    for step in np.unique(np.searchsorted(ends, wanted[wanted >= 0] + 1)):
+    wanted = wanted[wanted >= 0]  # k: the (k+1)-th newline, which ends line k
+    offset = np.empty(len(wanted), dtype="int64")
+    steps = np.searchsorted(ends, wanted + 1)
+    for step in np.unique(steps):
         at = np.flatnonzero(raw[step * LINE_STEP:(step + 1) * LINE_STEP] == ord("\n")) + step * LINE_STEP
-        first = int(ends[step - 1]) if step else 0
-        newline.update({first + i: int(o) for i, o in enumerate(at)})
+        mine = steps == step
+        offset[mine] = at[wanted[mine] - (int(ends[step - 1]) if step else 0)]
+    newline = {-1: -1, **dict(zip(wanted.tolist(), offset.tolist()))}  # only the newlines asked for
     return [block[newline[r - 1] + 1:newline[r] + 1] for r in rows.tolist()]
 
 
