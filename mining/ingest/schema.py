@@ -248,7 +248,8 @@ class KeyIndex:
         """Insert sorted, distinct hashes; which of them the index held before. The merge finds those
         itself: a key held before lands next to its copy, so one pass comparing neighbours finds them all,
         where a binary search per key took twice as long at 10 M keys. The copy stays (removing it would
-        cost a pass over the index): the index holds keys added again twice, which no search minds."""
+        cost a pass over the index): the index holds keys added again twice, which no search minds, until
+        copies are a sixteenth of it (a source sent twice), when one pass removes them."""
         held = len(self._seen)
         self._insert(new)
         found = np.zeros(len(new), dtype=bool)
@@ -258,6 +259,10 @@ class KeyIndex:
             at = np.minimum(np.searchsorted(new, twice), len(new) - 1)
             found[at[new[at] == twice]] = True
             self._copies += int(np.count_nonzero(found))
+        if self._copies > len(self._seen) // 16:
+            distinct = self._seen[np.r_[True, self._seen[1:] != self._seen[:-1]]]
+            self._room[:len(distinct)] = distinct
+            self._seen, self._copies = self._room[:len(distinct)], 0
         return found
 
     def _insert(self, new: np.ndarray) -> None:
