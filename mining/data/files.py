@@ -62,6 +62,7 @@ class Chunk:
         return self.table.to_pandas()
 
 REJECTED_COLUMNS = ["source", "row", "reasons", "record"]
+ORIGIN = ["_source", "_row"]  # the columns a reader puts in front of every row: its file (or URI) and line
 DELIMITERS = ",;\t|"
 # Bytes of text parsed at a time (bounds memory whatever the file's size). Under 32 MiB, glibc's largest
 # threshold for serving an allocation by its own mapping: a JSON block's copy (polars reads bytes) then
@@ -135,7 +136,7 @@ def with_origin(table: pa.Table, source: str, rows: np.ndarray) -> pa.Table:
     """The rows with their origin in front: the source (dictionary-encoded: one string stored) and line."""
     where = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(rows), dtype="int32")), pa.array([source]))
     return pa.Table.from_arrays([where, pa.array(rows.astype("int64")), *table.columns],
-                                names=["_source", "_row", *table.column_names])
+                                names=[*ORIGIN, *table.column_names])
 
 
 def arrow_from_pandas(df: pd.DataFrame) -> pa.Table:
@@ -532,7 +533,7 @@ def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYT
     plain = not path.name.lower().endswith(".gz")  # a block is read again from the file, not kept
     floats = _number_fields(chunk.table, bytes(first[2])) if numbers and plain else set()
     fields.update({f.name: pl.Float64 if f.name in floats else WHOLE.get(f.type, pl.String)
-                   for f in chunk.table.schema if f.name not in ("_source", "_row")})
+                   for f in chunk.table.schema if f.name not in ORIGIN})
     yield from in_parallel(later, parse, workers, ahead=(chunk,))  # later pieces parse while the first is handled
 
 
@@ -552,7 +553,7 @@ def _number_fields(table: pa.Table, block: bytes) -> set[str]:
     for f in table.schema:
         if pa.types.is_floating(f.type):
             out.add(f.name)
-        elif f.name not in ("_source", "_row") and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+        elif f.name not in ORIGIN and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
                                                      or pa.types.is_string_view(f.type)):
             values = pl.from_arrow(table[f.name]).drop_nulls()
             if not len(values) or values.cast(pl.Float64, strict=False).null_count() > (1 - NUMBER_SHARE) * len(values):

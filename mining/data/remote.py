@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from mining import secrets
-from mining.data.files import REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas, iter_file, with_origin
+from mining.data.files import ORIGIN, REJECTED_COLUMNS, Chunk, IngestError, arrow_from_pandas, iter_file, with_origin
 from mining.secrets import redact_text as redact  # how a URL appears in lineage, reports, errors
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ def iter_remote(uri: str, delimiter: str, encoding: str) -> Iterator[Chunk]:
                     shutil.copyfileobj(src, dst, length=1 << 20)
             for chunk in iter_file(local, delimiter, encoding):
                 if chunk.table.num_rows:
-                    chunk.table = with_origin(chunk.table.drop_columns(["_source", "_row"]), uri,
+                    chunk.table = with_origin(chunk.table.drop_columns(ORIGIN), uri,
                                               chunk.table["_row"].to_numpy())
                 if len(chunk.rejected):
                     chunk.rejected["source"] = uri

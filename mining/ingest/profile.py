@@ -17,12 +17,14 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mining.data.files import ORIGIN
+from mining.ingest.contract import VERSION_COLUMN
 from mining.ingest.distinct import DistinctSketch
 from mining.ingest.encryption import Keys
 from mining.ingest.outliers import robust_summary
 from mining.ingest.store import column_batches, unified_schema
 
-HIDDEN = ("_source", "_row", "_schema_version")
+HIDDEN = (*ORIGIN, VERSION_COLUMN)
 
 
 def profile_files(files: list[Path], method: str = "iqr", k: float = 3.0, keys: Keys | None = None,

@@ -21,13 +21,12 @@ import polars as pl
 import pyarrow as pa
 from pandas.api import types as ptypes
 
-from mining.data.files import UNREAD, IngestError, arrow_from_pandas
+from mining.data.files import ORIGIN, UNREAD, IngestError, arrow_from_pandas
 
 if TYPE_CHECKING:
     import pandera.polars as pandera
 
 TYPES = ("int", "float", "bool", "string", "category", "datetime")
-ORIGIN = ["_source", "_row"]
 HIDDEN = [*ORIGIN, UNREAD]  # the reader's columns, not the source's: origin, and values a number read kept as text
 _BOOL = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False,
          "t": True, "f": False, "y": True, "n": False}

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from mining.data.files import REJECTED_COLUMNS
+from mining.data.files import ORIGIN, REJECTED_COLUMNS
 from mining.ingest.contract import VERSION_COLUMN
 from mining.ingest.encryption import Keys
 from mining.ingest.schema import pandas_of
@@ -35,7 +35,6 @@ ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "st
 GRANULARITY = ("day", "month", "year")
 QUARANTINE_SCHEMA = pa.schema([("table", pa.string()), ("source", pa.string()), ("row", pa.int64()),
                                ("reasons", pa.string()), ("record", pa.string())])
-ORIGIN = ["_source", "_row"]
 META = "_table.json"  # the folder's partition key (readers drop it again)
 
 
