@@ -1,4 +1,5 @@
 import gzip
+import io
 import json
 from pathlib import Path
 
@@ -400,12 +401,19 @@ def test_json_log_that_gains_a_field_lands_in_one_table_under_two_schema_version
     res = ingest(_params(tmp_path, logs, **{"ingest.schema_policy": "warn"}), CHARTER, tmp_path / "interim")
     assert res.contract.version == 2 and res.contract.diff["added"] == ["device"]
     assert any("2024-02.jsonl" in w and "version 2" in w for w in res.contract.warnings)
-    from mining.ingest.store import read_table
+    from mining.ingest.store import files as store_files, read_table
 
     both = read_table(tmp_path / "interim" / "entities", res.schema["entities"], keep=("_schema_version",))
     assert both.groupby("_schema_version").size().to_dict() == {1: 20, 2: 20}
     assert both.loc[both["_schema_version"] == 1, "device"].isna().all()
     assert (both.loc[both["_schema_version"] == 2, "device"] == "ios").all()
+    from mining.ingest.profile import profile_files
+
+    assert res.profiles["entities"].usable  # the profile was taken as the blocks were written
+    profile = pd.read_csv(tmp_path / "interim" / member("profile"))
+    read = profile_files(store_files(tmp_path / "interim" / "entities"), unique=["rid"]).assign(table="entities")
+    pd.testing.assert_frame_equal(profile, pd.read_csv(io.StringIO(read.to_csv(index=False))))
+    assert profile.set_index("column").loc["device", "missing_share"] == 0.5
     history = json.loads((Catalog(params_root(tmp_path))["schemas"] / "entities.json").read_text())["versions"]
     assert [h["version"] for h in history] == [1, 2] and history[1]["diff"]["added"] == ["device"]
 
@@ -916,3 +924,71 @@ def test_the_profile_reads_pieces_across_files_whose_types_differ(tmp_path):
     assert profile.loc["v", "missing_share"] == pytest.approx(1 / 3001)
     assert profile.loc["c", "n_unique"] == 40 and profile.loc["c", "missing_share"] == pytest.approx(2001 / 3001)
     assert profile.loc["t", "min"] == str(t.min()) and profile.loc["t", "n_unique"] == len(set(t))
+
+
+def _block(rng: np.random.Generator, start: int, n: int, device: bool) -> pl.DataFrame:
+    amount = np.round(rng.lognormal(3, 1, n), 2)
+    amount[::97] = np.nan
+    frame = pl.DataFrame({
+        "_source": pl.Series(["log.jsonl"] * n, dtype=pl.Categorical), "_row": np.arange(start, start + n),
+        "id": [None if i % 501 == 0 else f"e{i}" for i in range(start, start + n)],
+        "customer": [f"c{v}" for v in rng.integers(0, 30_000, n)],  # past the sketch's 16,384: estimated
+        "kind": rng.choice(["buy", "refund", None], n).tolist(),
+        "t": pl.Series((np.datetime64("2025-01-01T00:00:00") + rng.integers(0, 86_400 * 365, n).astype("timedelta64[s]"))
+                       .astype("datetime64[us]")),
+        "amount": amount, "qty": pl.Series(rng.integers(1, 10, n)).scatter([3, 7], None)})
+    return frame.with_columns(pl.Series("device", rng.choice(["ios", "web"], n))) if device else frame
+
+
+def test_the_profile_taken_as_blocks_are_written_equals_the_files_profile(tmp_path):
+    from mining.ingest import store
+    from mining.ingest.partitions import as_arrow
+    from mining.ingest.profile import StreamProfile, profile_files
+
+    schema = {"id": {"type": "string", "unique": True}, "customer": {"type": "string"}, "kind": {"type": "category"},
+              "t": {"type": "datetime"}, "amount": {"type": "float"}, "qty": {"type": "int"}}
+    rng = np.random.default_rng(3)
+    writer, streamed, customers = store.TableWriter(tmp_path / "t", "t", "month"), StreamProfile(), set()
+    for i, start in enumerate(range(0, 60_000, 12_000)):  # a field gained from the third block on
+        block = _block(rng, start, 12_000, device=i >= 2)
+        customers.update(block["customer"])
+        version = {**schema, "device": {"type": "category"}} if i >= 2 else schema
+        writer.write(as_arrow(block), version, 1 + (i >= 2))
+        streamed.add(block, version)
+    writer.close()
+    files = store.files(tmp_path / "t")
+    read = profile_files(files, unique=["id"])
+    got = streamed.frame(files, "iqr", 3.0, unique=["id"])
+    pd.testing.assert_frame_equal(got, read)
+    row = got.set_index("column")
+    assert row.loc["device", "missing_share"] == pytest.approx(0.4) and row.loc["id", "n_unique"] == 60_000 - 120
+    assert abs(row.loc["customer", "n_unique"] / len(customers) - 1) < 0.02 and len(customers) > 20_000
+    assert row.loc["qty", "missing_share"] == pytest.approx(10 / 60_000)
+    assert streamed.frame(files, "iqr", 3.0) is None  # `id` not known unique: the stream counted it, the files differ
+
+
+def test_a_streamed_profile_that_cannot_stand_for_the_files_gives_way_to_reading_them(tmp_path):
+    from mining.ingest import store
+    from mining.ingest.partitions import as_arrow
+    from mining.ingest.profile import StreamProfile
+
+    rng = np.random.default_rng(4)
+    block = _block(rng, 0, 2_000, device=False)
+    writer, streamed = store.TableWriter(tmp_path / "t", "t", "month"), StreamProfile()
+    writer.write(as_arrow(block), {}, 1)
+    streamed.add(block, {})
+    writer.close()
+    files = store.files(tmp_path / "t")
+    assert streamed.frame(files, "iqr", 3.0) is not None
+    extra = store.TableWriter(tmp_path / "u", "t", "month")  # a file the stream did not see
+    extra.write(as_arrow(block), {}, 1)
+    extra.close()
+    assert streamed.frame([*files, *store.files(tmp_path / "u")], "iqr", 3.0) is None
+    retyped = StreamProfile()  # a column whose type changed between blocks
+    retyped.add(block, {})
+    retyped.add(block.with_columns(pl.col("qty").cast(pl.Float64)), {})
+    assert retyped.frame(files, "iqr", 3.0) is None
+    small = StreamProfile()
+    small.VALUES_BUDGET = 1_000  # number values past the budget are not held
+    small.add(block, {})
+    assert small.frame(files, "iqr", 3.0) is None and not small.tallies

@@ -19,16 +19,37 @@ class DistinctSketch:
 
     def __init__(self) -> None:
         self._least = pl.Series("hash", [], dtype=pl.UInt64)  # sorted, distinct, at most K
+        self._waiting: list[pl.Series] = []  # merged hashes not yet in `_least`: merged K at a time
+        self._held = 0
 
     def update(self, values: pl.Series) -> None:
         hashes = values.drop_nulls().hash(seed=0)
-        if len(self._least) == K:  # only a hash below the K-th smallest can change the sketch
-            hashes = hashes.filter(hashes < self._least[-1])
+        if (below := self.threshold()) is not None:
+            hashes = hashes.filter(hashes < below)
+        self.merge(hashes)
+
+    def threshold(self) -> int | None:
+        """Once the sketch is full, only a hash below this can change it (None before)."""
+        return self._least[-1] if len(self._least) == K else None
+
+    def merge(self, hashes: pl.Series) -> None:
+        """Hashes (`hash(seed=0)` of present values) that may change the sketch: below `threshold`.
+        They wait until K have come (a merge of a few is mostly its three queries' own cost), which
+        changes nothing: the K least of a union are the K least of the parts' K least."""
         if len(hashes):
-            self._least = pl.concat([self._least, hashes.rename("hash")]).unique().bottom_k(K).sort()
+            self._waiting.append(hashes.rename("hash"))
+            self._held += len(hashes)
+        if self._held >= K:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._waiting:
+            self._least = pl.concat([self._least, *self._waiting]).unique().bottom_k(K).sort()
+            self._waiting, self._held = [], 0
 
     def count(self) -> int:
         """Exact below K distinct values; above, (K - 1) over the K-th smallest hash as a share of 2**64."""
+        self._flush()
         if len(self._least) < K:
             return len(self._least)
         return round((K - 1) / (float(self._least[-1]) / 2.0**64))

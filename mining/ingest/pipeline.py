@@ -32,7 +32,7 @@ from mining.ingest.encryption import Keys
 from mining.ingest.outliers import fences_of
 from mining.ingest.partitions import as_arrow, finish_block, stream_on_cluster
 from mining.ingest.privacy import pseudonymiser
-from mining.ingest.profile import profile_files
+from mining.ingest.profile import StreamProfile, profile_files
 from mining.ingest.roles import authorize
 from mining.lineage import content_hash, git_commit
 from mining.params import Params
@@ -55,6 +55,7 @@ class IngestResult:
     quarantine_keys: Keys | None = None  # set when the quarantine is encrypted at rest
     table_keys: Keys | None = None  # set when the tables are
     published: dict[str, str] = field(default_factory=dict)  # table -> its dataset at compute.storage_url
+    profiles: dict[str, StreamProfile] = field(default_factory=dict)  # table -> its profile, taken as it was written
 
     @property
     def totals(self) -> dict[str, int]:
@@ -177,6 +178,7 @@ class _TableRun:
     rows_valid: int = 0
     rows_quarantined: int = 0
     checks: dict[str, int] = field(default_factory=dict)
+    profile: StreamProfile | None = None  # None: the files are profiled once written (Dask, rewritten files)
 
     def count(self, reasons: dict[str, int]) -> None:
         for k, v in reasons.items():
@@ -221,6 +223,7 @@ def _ingest_into(staging: Path, params: Params, charter: dict, client=None) -> I
         if cfg["outliers"]["action"] == "quarantine":
             roles = {data.get(k) for k in ("id_column", "target", "time_column", "split_column")}
             _quarantine_outliers(staging / member("entities"), runs["entities"], cfg["outliers"], roles, quarantine, t_keys)
+            runs["entities"].profile = None  # files rewritten: profiled as they are now
         if "events" in sources:
             chunks, source = sources["events"]
             ev = data["events"]
@@ -241,7 +244,8 @@ def _ingest_into(staging: Path, params: Params, charter: dict, client=None) -> I
     result = IngestResult(staging, {n: r.contract.schema for n, r in runs.items()}, counts, check_counts, lineage,
                           {n: r.contract for n, r in runs.items()},
                           {n: [c for c in personal if c in r.contract.schema] for n, r in runs.items()
-                           if any(c in r.contract.schema for c in personal)}, q_keys, t_keys)
+                           if any(c in r.contract.schema for c in personal)}, q_keys, t_keys,
+                          profiles={n: r.profile for n, r in runs.items() if r.profile is not None})
     share = result.totals["rows_quarantined"] / max(result.totals["rows_in"], 1)
     limit = float(cfg["max_quarantine_share"])
     if share > limit:
@@ -283,12 +287,15 @@ def _stream_table(name: str, chunks: Iterator[Chunk], contract_for, writer: stor
     run = _TableRun()
     try:
         blocks = _blocks(name, chunks, contract_for, quarantine, run)
-        if client is not None:
+        if client is not None:  # the workers write: the files are profiled once written
             stream_on_cluster(client, name, blocks, run, writer, quarantine, personal, pseudonym_env, orphans)
         else:
+            run.profile = StreamProfile()
             _stream_here(name, blocks, run, writer, quarantine, personal, pseudonym_env, orphans)
     finally:
         writer.close()
+        if run.profile is not None:
+            run.profile.close()
     if run.contract is None:
         raise IngestError(f"{name}: the source yielded no parseable row")
     return run
@@ -318,6 +325,7 @@ def _stream_here(name: str, blocks: Iterator[tuple[pa.Table, str, str]], run: _T
         valid, bad, counts = finish_block(block, schema, name, keys, personal, pseudonym, orphans)
         run.count(counts)
         writer.write(as_arrow(valid), schema, version)
+        run.profile.add(valid, schema)
         for q in bad:
             quarantine.write(q)
             run.rows_quarantined += len(q)
@@ -393,12 +401,18 @@ def _quarantine_outliers(folder: Path, run: _TableRun, cfg: dict, roles: set,
 def _write_reports(out: Path, result: IngestResult, params: Params) -> None:
     """The schema, profile and lineage next to the data."""
     write_json(out / member("ingest_schema"), result.schema)
+    cfg = params["ingest"]["outliers"]
+
+    def profile(name: str) -> pd.DataFrame:  # as the table was written, else read back from its files
+        files, unique = store.files(out / name), [c for c, spec in result.schema[name].items() if spec.get("unique")]
+        streamed = result.profiles.get(name)
+        frame = streamed.frame(files, cfg["method"], float(cfg["k"]), result.table_keys, unique) if streamed else None
+        return (profile_files(files, cfg["method"], float(cfg["k"]), result.table_keys, unique=unique)
+                if frame is None else frame).assign(table=name)
+
     with ThreadPoolExecutor(max_workers=1) as pool:  # output hashes read the files while the profile computes
         hashes = {name: pool.submit(content_hash, out / name) for name in result.schema}
-        cfg = params["ingest"]["outliers"]
-        profiles = [profile_files(store.files(out / name), cfg["method"], float(cfg["k"]), result.table_keys,
-                                  unique=[c for c, spec in result.schema[name].items() if spec.get("unique")])
-                    .assign(table=name) for name in result.schema]
+        profiles = [profile(name) for name in result.schema]
     pd.concat(profiles).to_csv(out / member("profile"), index=False)
     contracts = {n: {"version": c.version, "diff": c.diff, "warnings": c.warnings, "declared": c.policy == "declared"}
                  for n, c in result.contracts.items()}
