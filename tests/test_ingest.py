@@ -742,6 +742,30 @@ def test_later_json_pieces_take_the_one_pass_parse_only_when_nothing_can_be_lost
     assert _json_marks(b'{"a" :1}\n', 4) == (1, 0, True) and _json_marks(b'{"a"\t:1}\n', 4)[2]
 
 
+@pytest.mark.parametrize("numbers", [False, True])
+def test_pieces_parsed_with_the_first_take_its_heads_fields_and_lose_nothing_the_head_did_not_show(
+        tmp_path, monkeypatch, numbers):
+    import mining.data.files as files
+
+    rows = [{"id": f"r{i}", "x": i, "amount": i + 0.5} for i in range(600)]
+    for i in (10, 50, 70):  # after the head: a fraction where the head had whole numbers, a word in a float field
+        rows[i]["x"], rows[i + 1]["amount"] = i + 0.25, "n/a"
+    for i in (12, 55):  # a field the head lacked, in the first piece and in the next one
+        rows[i]["extra"] = f"e{i}"
+    f = tmp_path / "log.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setattr(files, "HEAD_BYTES", 200)  # the head: the first four lines
+    chunks = list(files.iter_jsonl(f, block_bytes=2048, workers=3, numbers=numbers))
+    assert len(chunks) > 5
+    frame = pl.concat([pl.from_arrow(c.table).with_columns(pl.all().cast(pl.Utf8)) for c in chunks], how="diagonal")
+    assert frame["_row"].cast(pl.Int64).to_list() == list(range(1, 601))
+    assert frame["x"].cast(pl.Float64).to_list() == [r["x"] for r in rows]
+    kept = frame["amount"] if "_unread" not in frame.columns else frame["amount"].fill_null(
+        frame["_unread"].map_elements(lambda t: json.loads(t)["amount"], return_dtype=pl.Utf8))
+    assert kept.to_list() == [str(r["amount"]) for r in rows]
+    assert frame.filter(pl.col("extra").is_not_null())["id"].to_list() == ["r12", "r55"]
+
+
 def _odd_log(path: Path, lines: int = 3000) -> Path:
     """A JSON log whose float field holds, now and then, what is not a number, and whose codes are digits in quotes."""
     rng = np.random.default_rng(11)

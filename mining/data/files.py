@@ -255,16 +255,14 @@ def _lines_at(block: bytes, rows: np.ndarray, counts: np.ndarray) -> list[bytes]
     return [block[newline[r - 1] + 1:newline[r] + 1] for r in rows.tolist()]
 
 
-def in_parallel(pieces: Iterator[tuple], parse, workers: int | None = None, ahead: tuple = ()) -> Iterator:
+def in_parallel(pieces: Iterator[tuple], parse, workers: int | None = None) -> Iterator:
     """`parse(*piece)` for each piece (of a file, or a block to check), `workers` threads at once
     (the parsers and checks release the GIL), yielded in order while the caller handles the previous
-    ones; `ahead` (results in hand: a first piece parsed apart) first, once the threads have pieces to
-    parse while the caller handles them. Memory: about `workers` + 2 pieces at a time."""
+    ones. Memory: about `workers` + 2 pieces at a time."""
     workers = workers or os.cpu_count() or 1
     pieces = iter(pieces)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parse") as pool:
-        pending: deque = deque(pool.submit(parse, *piece) for piece in itertools.islice(pieces, workers if ahead else 0))
-        yield from ahead
+        pending: deque = deque()
         for piece in pieces:
             pending.append(pool.submit(parse, *piece))
             if len(pending) > workers:
@@ -478,6 +476,7 @@ def _nested_as_json(frame: pl.DataFrame) -> pl.DataFrame:
                                for c in nested])
 
 
+HEAD_BYTES = 1 << 20  # of the first piece: its fields, for the pieces parsed at once with it
 WHOLE = {pa.int64(): pl.Int64}  # a first piece's whole-number fields, read as numbers later (decimals stay text: a
 # whole number past 2**53 in a decimal field would lose digits as a float, which text keeps for an int contract)
 NUMBER_SHARE = 0.99  # with `numbers`: a first-piece field read as floats later when this share of its values are numbers
@@ -486,15 +485,18 @@ NUMBER_SHARE = 0.99  # with `numbers`: a first-piece field read as floats later 
 def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYTES,
                workers: int | None = None, digest=None, numbers: bool = False) -> Iterator[Chunk]:
     """JSON-lines blocks, parsed by polars (pieces at once, by `in_parallel`), with each bad line
-    found and the rest kept. The first piece is parsed on its own: its fields let the later pieces
-    take the one-pass parse of flat records (`_flat_json_block`); a piece that may hold anything
-    else goes the general way.
+    found and the rest kept. The first piece is parsed the general way (polars infers its types, a
+    second pass over it); its fields let the later pieces take the one-pass parse of flat records
+    (`_flat_json_block`); a piece that may hold anything else goes the general way. The pieces that
+    parse while the first one does (on the other cores) take the fields of its head instead: a field
+    the head lacks or types otherwise sends them the general way or to text, never to a loss.
 
     With `numbers` (for a reader that types the rows by a contract, as ingest does), a plain file's
     field whose first-piece values are nearly all numbers is read as floats in later pieces, its other
     values kept apart as text (see `Chunk`); by default every value that is not a whole number is read
     as text."""
     utf8 = encoding.lower().replace("-", "") in ("utf8", "ascii")
+    plain = not path.name.lower().endswith(".gz")  # a block is read again from the file, not kept
     fields: dict[str, pl.DataType] = {}  # the first piece's fields, with the type a later piece reads them as
 
     def pieces() -> Iterator[tuple[int, int, bytes | memoryview, np.ndarray]]:
@@ -526,15 +528,26 @@ def iter_jsonl(path: Path, encoding: str = "utf-8", block_bytes: int = BLOCK_BYT
         return Chunk(concat([p.table for p in parts if p.table.num_rows]),
                      pd.concat([p.rejected for p in parts], ignore_index=True))
 
+    def fields_of(table: pa.Table, block: bytes) -> dict[str, pl.DataType]:
+        floats = _number_fields(table, block) if numbers and plain else set()
+        return {f.name: pl.Float64 if f.name in floats else WHOLE.get(f.type, pl.String)
+                for f in table.schema if f.name not in ORIGIN}
+
+    def parse_first(offset: int, first_line: int, view: bytes | memoryview, counts: np.ndarray) -> Chunk:
+        nonlocal fields
+        chunk = parse(offset, first_line, view, counts, read_as={})
+        fields = fields_of(chunk.table, bytes(view))  # a new dict: pieces parsing now keep the one they took
+        return chunk
+
     later = pieces()
     if (first := next(later, None)) is None:
         return
-    chunk = parse(*first)
-    plain = not path.name.lower().endswith(".gz")  # a block is read again from the file, not kept
-    floats = _number_fields(chunk.table, bytes(first[2])) if numbers and plain else set()
-    fields.update({f.name: pl.Float64 if f.name in floats else WHOLE.get(f.type, pl.String)
-                   for f in chunk.table.schema if f.name not in ORIGIN})
-    yield from in_parallel(later, parse, workers, ahead=(chunk,))  # later pieces parse while the first is handled
+    head = bytes(first[2][:HEAD_BYTES])
+    head = head[:head.rfind(b"\n") + 1]
+    if head and utf8 and head.isascii():  # fields for the pieces parsed at once with the first (a bad head: none)
+        fields = fields_of(concat([p.table for p in _json_block(head, 1, path, encoding, utf8)]), head)
+    tagged = itertools.chain([(parse_first, *first)], ((parse, *piece) for piece in later))
+    yield from in_parallel(tagged, lambda read, *piece: read(*piece), workers)
 
 
 def _bytes_at(path: Path, offset: int, size: int) -> bytes:
