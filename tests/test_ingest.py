@@ -115,6 +115,19 @@ def test_a_date_that_does_not_exist_is_quarantined_not_rolled_over():
     assert res.valid["when"].tolist() == [pd.Timestamp("2025-02-28 10:00"), pd.Timestamp("2025-03-02 10:00")]
 
 
+@pytest.mark.parametrize("invalid", [False, True])  # True: Arrow's fast ISO cast refuses the block, polars reads it
+def test_times_read_the_same_whether_the_fast_iso_pass_takes_the_block_or_not(invalid):
+    from datetime import datetime
+
+    values = ["2025-03-01T10:20:30", "2025-03-01 10:20:30", "2025-03-01T10:20:30.250", "2025-03-01T10:20:30+02:00",
+              "2025-03-01", "yesterday", None] + ["2025-02-30T00:00:00"] * invalid
+    expected = [datetime(2025, 3, 1, 10, 20, 30), datetime(2025, 3, 1, 10, 20, 30),
+                datetime(2025, 3, 1, 10, 20, 30, 250_000), datetime(2025, 3, 1, 8, 20, 30),  # offsets: to UTC
+                datetime(2025, 3, 1), None, None] + [None] * invalid
+    assert (sch._iso_seconds(pl.Series(values)) is None) == invalid
+    assert sch._datetime(pl.Series("t", values)).to_list() == expected
+
+
 def test_whole_numbers_keep_every_digit_and_blanks_around_a_number_are_ignored():
     df = pd.DataFrame({"_source": "s", "_row": range(1, 7),
                        "n": ["9007199254740993", " 42 ", "3.0", "1e3", "3.5", None],

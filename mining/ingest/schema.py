@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
 from mining.data.files import ORIGIN, UNREAD, IngestError, arrow_from_pandas
@@ -135,19 +136,45 @@ def _datetime(raw: pl.Series) -> pl.Series:
         out = raw.cast(pl.Datetime("us"))
     elif raw.dtype in (pl.Utf8, pl.Null) or raw.dtype == pl.Categorical:
         text = raw.cast(pl.Utf8)
-        # the common ISO form in one fast pass (polars' strptime: Arrow's, glibc's, rolls 2025-02-30 over
-        # to 2 March; without polars' cache of parsed values, which event times rarely repeat: half the
-        # time), the rest by polars' format inference, and what is left (mixed formats) by pandas
-        out = text.str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False, cache=False).alias(raw.name)
-        for parse in (_infer_datetimes, _pandas_datetimes):
+        # the common ISO form in one fast pass (Arrow's ISO-8601 cast, else polars' strptime), the rest
+        # by polars' strptime, polars' format inference, and what is left (mixed formats) by pandas
+        out = _iso_seconds(text)
+        passes = [_iso_strptime, _infer_datetimes, _pandas_datetimes]
+        if out is None:
+            out, passes = _iso_strptime(text), passes[1:]
+        for parse in passes:
             left = (text.is_not_null() & out.is_null()).to_numpy()
             if not left.any():
                 break
             idx = np.flatnonzero(left)
             out = out.scatter(idx, parse(text.gather(idx)))
+        out = out.alias(raw.name)
     else:
         return pl.Series(raw.name, [None] * len(raw), dtype=pl.Datetime("us"))
     return _naive_utc(out).cast(pl.Datetime("us"))
+
+
+ISO_SECONDS = len("2025-01-01T00:00:00")
+
+
+def _iso_seconds(text: pl.Series) -> pl.Series | None:
+    """The values written as 2025-01-01T00:00:00 (or with a blank for the T) read by Arrow's ISO-8601
+    cast, in a third of polars' strptime's time; values of another length null. None where a value of
+    that length is not such a time (Arrow then refuses the whole column): polars' strptime reads it."""
+    iso = text.str.len_bytes() == ISO_SECONDS
+    if not iso.any():
+        return None
+    same = text if iso.all() else text.zip_with(iso, pl.Series([None], dtype=pl.Utf8))
+    try:
+        return pl.from_arrow(pc.cast(same.to_arrow(), pa.timestamp("us")))
+    except pa.ArrowInvalid:  # 2025-02-30T00:00:00, a zone offset, anything else of 19 bytes
+        return None
+
+
+def _iso_strptime(text: pl.Series) -> pl.Series:
+    """The ISO form by polars' strptime (glibc's and Arrow's strptime roll 2025-02-30 over to 2 March;
+    without polars' cache of parsed values, which event times rarely repeat: half the time)."""
+    return text.str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False, cache=False)
 
 
 def _infer_datetimes(text: pl.Series) -> pl.Series:
