@@ -108,8 +108,7 @@ class _Tally:
 
     def exprs(self, name: str) -> list[pl.Expr]:
         """What `take` needs of a block's column, as expressions of one query over the block."""
-        c = pl.col(name)
-        present = c.is_not_null() & ~c.is_nan() if self.polars.is_float() else c.is_not_null()
+        c, present = pl.col(name), _present(name, self.polars)
         out = [present.sum().alias(f"{name}\0n")]
         if not self.counted:
             hashes = c.filter(present).hash(seed=0)
@@ -130,7 +129,7 @@ class _Tally:
             self.low.append(stats[f"{name}\0lo"])
             self.high.append(stats[f"{name}\0hi"])
         if _is_number(self.dtype):
-            present = x if n == len(x) else x.filter(x.is_not_null() & ~x.is_nan() if x.dtype.is_float() else x.is_not_null())
+            present = x if n == len(x) else x.to_frame().filter(_present(name, x.dtype)).to_series()
             self.pieces.append(present.cast(pl.Float64).to_numpy().copy())  # not a view: the block goes
             self.filled += n
 
@@ -241,6 +240,12 @@ class StreamProfile:
             return None
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="profile") as pool:
             return pd.DataFrame(list(pool.map(lambda f: self.tallies[f.name].summary(f.name, method, k), fields)))
+
+
+def _present(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A value that counts: not null, and not NaN (missing, as the checks count it)."""
+    c = pl.col(name)
+    return c.is_not_null() & ~c.is_nan() if dtype.is_float() else c.is_not_null()
 
 
 def _is_text(t: pa.DataType) -> bool:
